@@ -1,0 +1,34 @@
+// The network interface every architecture implements, and the factory by name.
+#pragma once
+#include "harness/types.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ddb {
+
+class NetImpl : public torch::nn::Module {
+ public:
+  // Logits [N, num_classes].
+  virtual torch::Tensor forward(torch::Tensor x) = 0;
+  // Flattened features before the classifier (DM matches their class means).
+  virtual torch::Tensor embed(torch::Tensor x) = 0;
+  // True when the net has BatchNorm layers (DC freezes their statistics; DM uses the joint batch).
+  virtual bool has_batchnorm() const { return false; }
+};
+using Net = std::shared_ptr<NetImpl>;
+
+// Builds a freshly initialised network by registry name ("ConvNet", "ConvNetD4", "ConvNetBN",
+// "ConvNetW64", "ResNet18", "ResNet18BN", "ResNet18_AP", "VGG11", "AlexNet", "MLP", ...).
+// Unknown names throw UserError listing the valid ones.
+Net make_net(const std::string& name, const ImageShape& shape, int64_t num_classes);
+
+// Every name make_net accepts, with a one-line description each.
+struct NetDescription {
+  std::string name;
+  std::string description;
+};
+std::vector<NetDescription> list_nets();
+
+}  // namespace ddb

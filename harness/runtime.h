@@ -1,0 +1,15 @@
+// Process-wide setup every entry point (CLI, tests, benchmarks) does before touching tensors.
+#pragma once
+#include <string>
+
+namespace ddb {
+
+// Applies the allocator fix (glibc would mmap/munmap every large tensor: 5-7x slower) and sets
+// the intra-op thread count (threads <= 0: leave LibTorch's default).
+void init_runtime(int threads);
+
+std::string git_commit();
+std::string ddbench_version();
+std::string torch_version();
+
+}  // namespace ddb
