@@ -15,6 +15,15 @@ const std::vector<MetricInfo>& metric_infos() {
       {"time_s", false, "s", "wall time of the distillation", false},
       {"memory_gb", false, "GB", "peak memory of the distillation", false},
       {"forgetting", false, "%", "continual learning: accuracy forgotten", false},
+      {"accuracy_gain", true, "%", "accuracy with a modifier minus the same run without it (points)", false},
+      {"accuracy_gain_delta", true, "%", "RDD: difference of two accuracy gains (points)", false},
+      {"retrieval_top1", true, "%", "RDD: top-1 retrieval accuracy on unseen classes", false},
+      {"time_per_iter_s", false, "s", "wall time per distillation iteration", false},
+      {"time_per_iter_extra_s", false, "s", "extra wall time per iteration a modifier adds", false},
+      {"recovery_ratio", true, "%", "EDF Comp-DD: share of the full-data accuracy a synthetic set recovers", false},
+      {"discriminative_area_gain", true, "%", "EDF: growth of the Grad-CAM discriminative area", false},
+      {"auroc_gain", true, "%", "TrustDD: AUROC gain over the cell's delta_from run (points)", false},
+      {"fpr95_drop", true, "%", "TrustDD: FPR95 reduction versus the cell's delta_from run (points)", false},
   };
   return infos;
 }

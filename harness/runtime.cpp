@@ -1,6 +1,8 @@
 #include "harness/runtime.h"
 
 #include <malloc.h>
+
+#include <cstdlib>
 #include <torch/torch.h>
 
 #include "ddbench_config.h"
@@ -17,6 +19,11 @@ void init_runtime(int threads) {
   if (threads > 0) {
     torch::set_num_threads(threads);
   }
+}
+
+std::string source_root() {
+  const char* env = std::getenv("DDBENCH_ROOT");
+  return env && *env ? env : DDBENCH_SOURCE_DIR;
 }
 
 std::string git_commit() { return build_git_commit(); }

@@ -1,2 +1,28 @@
+// ddbench: the command line. It only composes the stages (suite -> plan -> run -> store -> check ->
+// report); ctest, Slurm shards and the nightly job call these same verbs.
+#include <CLI/CLI.hpp>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "cli_commands.h"
 #include "harness/runtime.h"
-int main() { ddb::init_runtime(2); return 0; }
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "ddbench: reproduce dataset-distillation papers, check every number against a tolerance band, and publish a "
+      "leaderboard.\n\nTypical use:\n  ddbench run suites/quickstart.yaml      distill + evaluate + reports/quickstart.{md,csv}\n"
+      "  ddbench check suites/quickstart.yaml    verdicts from the stored results (exit 1 on a failing cell)\n"
+      "  ddbench suites coverage                 what runs here, and why the rest does not\n"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", ddb::ddbench_version());
+  ddb::cli::register_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return ddb::cli::exit_code();
+}

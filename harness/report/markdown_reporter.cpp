@@ -1,0 +1,74 @@
+#include <map>
+
+#include "harness/report/reporter.h"
+
+namespace ddb {
+namespace {
+
+std::string escape(std::string s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+class MarkdownReporter : public Reporter {
+ public:
+  std::string extension() const override { return "md"; }
+  void write(const ReportInput& in, std::ostream& out) const override {
+    out << "# " << in.title << "\n\n";
+    out << "Tier `" << in.tier << "`. Generated " << in.provenance.value("generated_at", std::string("")) << " from `"
+        << in.provenance.value("store", std::string("")) << "` by ddbench " << in.provenance.value("git_commit", std::string(""))
+        << ".\n\n";
+    std::map<std::string, int> counts;
+    for (const auto& c : in.cells) counts[status_name(c.status)]++;
+    out << "Cells: " << in.cells.size();
+    for (const auto& [k, v] : counts) out << " · " << k << " " << v;
+    out << "\n\n";
+    out << "Band: a cell passes when |ours − expected| ≤ max(floor, k·std of the expected value). "
+           "`above` = better than the band. Ours: mean ± std (ddof 0) over n pooled runs (seeds × eval runs). "
+           "At a tier other than `paper` the expected value is a committed reference run, not the paper.\n\n";
+    for (const Suite* s : in.suites) {
+      out << "## " << s->id << " — " << escape(s->title) << "\n\n";
+      const std::string src = s->source.value("paper", std::string("")) + " " + s->source.value("table", std::string(""));
+      out << "Source: " << escape(src) << " (`" << s->path << "`). Band k = " << s->band.k << ", floor = " << s->band.floor
+          << ".\n\n";
+      out << "| cell | setting | metric | paper | expected | ours (n) | Δ | band | verdict | reason |\n";
+      out << "|---|---|---|---|---|---|---|---|---|---|\n";
+      for (const auto& r : in.cells) {
+        if (r.suite != s) continue;
+        const Cell& c = *r.cell;
+        std::string paper = c.paper.value ? fmt_mean_std(c.paper.value, c.paper.std) : "n/a";
+        if (c.paper.selection != "last") paper += " (" + c.paper.selection + ")";
+        std::string expected = r.expected ? fmt_mean_std(r.expected, r.expected_std) + " (" + r.expected_source + ")" : "";
+        std::string ours = r.mean ? fmt_mean_std(r.mean, r.std) + " (" + std::to_string(r.n) + ")" : "";
+        std::string delta = r.delta ? (*r.delta >= 0 ? "+" : "") + fmt_value(r.delta) : "";
+        std::string reason = r.reason;
+        if (!c.uncertain.empty()) reason += (reason.empty() ? "" : "; ") + std::string("uncertain: ") + c.uncertain;
+        out << "| " << c.id << " | " << escape(cell_setting(r)) << " | " << c.spec.value("metric", std::string(""))
+            << " | " << paper << " | " << expected << " | " << ours << " | " << delta << " | "
+            << (r.band ? "±" + fmt_value(r.band) : "") << " | **" << status_name(r.status) << "** | "
+            << escape(reason.substr(0, 300)) << " |\n";
+      }
+      out << "\n";
+      bool any = false;
+      for (const auto& rel : in.relations) {
+        if (rel.suite != s) continue;
+        if (!any) out << "Relations:\n\n";
+        any = true;
+        out << "- " << rel.relation.cell << " beats " << rel.relation.beats << " by ≥ " << rel.relation.by << ": **"
+            << (!rel.checked ? "not checked" : rel.holds ? "holds" : "FAILS") << "** — " << rel.detail << "\n";
+      }
+      if (any) out << "\n";
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Reporter> make_markdown_reporter() { return std::make_unique<MarkdownReporter>(); }
+
+}  // namespace ddb

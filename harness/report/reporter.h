@@ -1,0 +1,37 @@
+// Leaderboard reporters: one interface, one implementation per format (markdown, csv, json),
+// as google/benchmark has one reporter per output format.
+#pragma once
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "harness/check.h"
+
+namespace ddb {
+
+struct ReportInput {
+  std::string title;
+  std::string tier;
+  std::vector<const Suite*> suites;
+  std::vector<CellResult> cells;
+  std::vector<RelationResult> relations;
+  json provenance = json::object();  // generated_at, git_commit, store
+};
+
+class Reporter {
+ public:
+  virtual ~Reporter() = default;
+  virtual std::string extension() const = 0;
+  virtual void write(const ReportInput& in, std::ostream& out) const = 0;
+};
+
+// "markdown" | "md" | "csv" | "json"; unknown -> UserError listing them.
+std::unique_ptr<Reporter> make_reporter(const std::string& format);
+
+// Shared formatting for the text reporters.
+std::string fmt_value(const std::optional<double>& v, int decimals = 2);
+std::string fmt_mean_std(const std::optional<double>& m, const std::optional<double>& s, int decimals = 2);
+std::string cell_setting(const CellResult& r);  // the printed setting, or method/ipc/dataset
+
+}  // namespace ddb

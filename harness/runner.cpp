@@ -1,0 +1,151 @@
+#include "harness/runner.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "harness/eval_protocol.h"
+#include "harness/progress_printer.h"
+#include "harness/runtime.h"
+#include "harness/synset_io.h"
+#include "methods/method.h"
+
+namespace ddb {
+
+std::string device_name(torch::Device d) { return d.str(); }
+
+namespace {
+
+std::string hostname() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+// Datasets are loaded once per process and shared by all jobs that use them.
+const LoadedDataset& cached_dataset(const std::string& name, const LoadOptions& opts) {
+  static std::map<std::string, std::unique_ptr<LoadedDataset>> cache;
+  auto it = cache.find(name);
+  if (it == cache.end()) it = cache.emplace(name, std::make_unique<LoadedDataset>(load_dataset(name, opts))).first;
+  return *it->second;
+}
+
+}  // namespace
+
+JobOutput execute_job(const Job& job, const LoadedDataset& data, const RunnerOptions& opts, const ProgressFn& progress,
+                      const std::string& synset_path) {
+  const json& cfg = job.run.config;
+  const MethodInfo& info = MethodRegistry::instance().get(cfg.at("method").get<std::string>());
+  const Options options(cfg.at("options"));
+  torch::manual_seed(job.seed);
+  DistillContext ctx{data, cfg.at("ipc").get<int64_t>(), cfg.at("distill_net").get<std::string>(), options, job.seed,
+                     opts.device, progress};
+  std::unique_ptr<Method> method = info.make();
+  JobOutput out;
+  out.set = method->distill(ctx);
+  out.set.meta["method"] = info.name;
+  out.set.meta["options"] = cfg.at("options");
+  out.set.meta["dataset"] = cfg.at("dataset");
+  out.set.meta["dataset_identity"] = data.identity;
+  out.set.meta["ipc"] = cfg.at("ipc");
+  out.set.meta["distill_net"] = cfg.at("distill_net");
+  out.set.meta["seed"] = job.seed;
+  out.set.meta["config_hash"] = job.run.hash;
+  out.set.meta["git_commit"] = git_commit();
+  if (!synset_path.empty()) save_synset(out.set, synset_path);
+  const SyntheticSet train_set = method->decode(out.set, options);
+  const EvalSpec es = EvalSpec::from_json(cfg.at("eval"));
+  for (int r = 0; r < es.runs; ++r) {
+    const std::string phase = "eval " + std::to_string(r + 1) + "/" + std::to_string(es.runs);
+    const EvalRunResult er =
+        evaluate_once(train_set, data, es, derive_seed(job.run.hash, job.seed_index, "eval" + std::to_string(r)),
+                      opts.device, progress, phase);
+    out.metrics.push_back({r, "accuracy", er.accuracy});
+  }
+  return out;
+}
+
+RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOptions& opts) {
+  RunSummary sum;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<const Job*> todo;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (static_cast<int>(i % opts.shard_count) != opts.shard_index) continue;
+    ++sum.planned;
+    const auto prev = store.find(jobs[i].key());
+    if (prev && prev->status == "done") {
+      ++sum.skipped_done;
+      continue;
+    }
+    if (prev && prev->status == "failed" && !opts.retry_failed) {
+      ++sum.skipped_failed;
+      continue;
+    }
+    todo.push_back(&jobs[i]);
+  }
+  ProgressPrinter printer(static_cast<int>(todo.size()), opts.quiet);
+  if (sum.skipped_done || sum.skipped_failed)
+    printer.message("resuming: " + std::to_string(sum.skipped_done) + " jobs already done, " +
+                    std::to_string(sum.skipped_failed) + " failed earlier (--retry-failed reruns them), " +
+                    std::to_string(todo.size()) + " to run");
+  int index = 0;
+  for (const Job* job : todo) {
+    ++index;
+    const EvalSpec es = EvalSpec::from_json(job->run.config.at("eval"));
+    const std::string label = job->run.label() + " seed " + std::to_string(job->seed_index + 1) + "/" +
+                              std::to_string(job->run.seeds);
+    printer.start_job(index, label, 1 + static_cast<int>(es.runs));
+    RunRecord rec;
+    rec.job_key = job->key();
+    rec.config_hash = job->run.hash;
+    rec.config = job->run.config;
+    rec.seed_index = job->seed_index;
+    rec.seed = job->seed;
+    rec.synset_path =
+        (std::filesystem::path(store.dir()) / "synsets" / job->run.hash / ("s" + std::to_string(job->seed_index) + ".pt"))
+            .string();
+    rec.provenance = {{"git_commit", git_commit()},
+                      {"ddbench_version", ddbench_version()},
+                      {"torch_version", torch_version()},
+                      {"device", device_name(opts.device)},
+                      {"threads", torch::get_num_threads()},
+                      {"host", hostname()},
+                      {"protocol", es.protocol},
+                      {"protocol_version", find_protocol(es.protocol) ? find_protocol(es.protocol)->version : "?"}};
+    store.mark_running(rec);
+    const auto jt0 = std::chrono::steady_clock::now();
+    ++sum.ran;
+    try {
+      const LoadedDataset& data = cached_dataset(job->run.config.at("dataset").get<std::string>(), opts.data);
+      rec.provenance["dataset_identity"] = data.identity;
+      auto progress = [&printer](const std::string& phase, long done, long total) { printer.update(phase, done, total); };
+      JobOutput out = execute_job(*job, data, opts, progress, rec.synset_path);
+      rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - jt0).count();
+      store.finish(rec, out.metrics);
+      ++sum.succeeded;
+      std::string accs;
+      for (const auto& m : out.metrics) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%s%.2f", accs.empty() ? "" : " ", m.value);
+        accs += b;
+      }
+      printer.end_job("done, accuracy " + accs);
+    } catch (const std::exception& e) {
+      // A diverging or crashing job is recorded with its reason; the others go on.
+      rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - jt0).count();
+      rec.error = e.what();
+      const auto nl = rec.error.find("\nException raised from");  // drop LibTorch's C++ backtrace
+      if (nl != std::string::npos) rec.error.resize(nl);
+      store.fail(rec);
+      ++sum.failed;
+      printer.end_job("FAILED: " + rec.error.substr(0, 200));
+    }
+  }
+  sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return sum;
+}
+
+}  // namespace ddb

@@ -1,0 +1,38 @@
+// The runner: executes jobs (distill -> save -> decode -> eval runs), records each in the store,
+// resumes by skipping completed jobs, and never lets one failing job stop the rest.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "harness/plan.h"
+#include "harness/progress.h"
+#include "harness/store.h"
+
+namespace ddb {
+
+struct RunnerOptions {
+  torch::Device device = torch::kCPU;
+  LoadOptions data;
+  bool retry_failed = false;
+  int shard_index = 0, shard_count = 1;  // run jobs with index % count == index (Slurm arrays)
+  bool quiet = false;
+};
+
+struct RunSummary {
+  int planned = 0, skipped_done = 0, skipped_failed = 0, ran = 0, succeeded = 0, failed = 0;
+  double seconds = 0;
+};
+
+RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOptions& opts);
+
+// Runs one job without the store (ddbench distill / tests). Returns the synthetic set and metrics.
+struct JobOutput {
+  SyntheticSet set;
+  std::vector<MetricRow> metrics;
+};
+JobOutput execute_job(const Job& job, const LoadedDataset& data, const RunnerOptions& opts, const ProgressFn& progress,
+                      const std::string& synset_path);
+
+std::string device_name(torch::Device d);
+
+}  // namespace ddb

@@ -1,0 +1,59 @@
+// The result store: SQLite (WAL) under --results. One row per job (configuration x seed) with its
+// provenance, one row per (job, eval run, metric). A job's metrics and its 'done' status are
+// written in one transaction, so a crash never leaves half a result.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/types.h"
+
+struct sqlite3;
+
+namespace ddb {
+
+struct RunRecord {
+  std::string job_key;      // config_hash + "/s" + seed index
+  std::string config_hash;
+  json config;              // the full run configuration
+  int seed_index = 0;
+  uint64_t seed = 0;
+  std::string status;       // running | done | failed
+  std::string error;
+  json provenance = json::object();  // commit, protocol, torch, device, dataset identity, host ...
+  double wall_s = 0;
+  std::string synset_path;
+  std::string updated_at;
+};
+
+struct MetricRow {
+  int eval_run = 0;
+  std::string metric;
+  double value = 0;
+};
+
+class Store {
+ public:
+  explicit Store(const std::string& dir);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  std::optional<RunRecord> find(const std::string& job_key) const;
+  void mark_running(const RunRecord& r);
+  void finish(const RunRecord& r, const std::vector<MetricRow>& metrics);
+  void fail(const RunRecord& r);
+  // Values of `metric` over every eval run of every done job of the configuration.
+  std::vector<double> metric_values(const std::string& config_hash, const std::string& metric) const;
+  std::vector<RunRecord> runs_of(const std::string& config_hash) const;
+  std::vector<RunRecord> all_runs() const;
+  std::vector<MetricRow> metrics_of(const std::string& job_key) const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  void exec(const std::string& sql);
+  std::string dir_;
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace ddb

@@ -1,0 +1,132 @@
+#include "harness/synset_io.h"
+
+#include <torch/serialize.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+
+namespace ddb {
+
+namespace {
+
+void write_file_atomic(const std::string& path, const char* data, size_t size) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw UserError("cannot write " + tmp);
+    out.write(data, static_cast<std::streamsize>(size));
+    if (!out) throw UserError("write failed: " + tmp);
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+SyntheticSet check_set(SyntheticSet s, const std::string& path) {
+  if (!s.images.defined() || !s.labels.defined())
+    throw UserError(path + ": no images/labels tensors found");
+  if (s.images.dim() != 4)
+    throw UserError(path + ": images must be [N,C,H,W], got " + std::to_string(s.images.dim()) + " dimensions");
+  if (s.labels.size(0) != s.images.size(0))
+    throw UserError(path + ": " + std::to_string(s.images.size(0)) + " images but " +
+                    std::to_string(s.labels.size(0)) + " labels");
+  s.images = s.images.detach().to(torch::kFloat32).contiguous();
+  s.labels = s.labels.detach();
+  if (s.labels.dim() == 1) {
+    if (s.labels.is_floating_point()) throw UserError(path + ": 1-D labels must be integers");
+    s.labels = s.labels.to(torch::kLong);
+  } else if (s.labels.dim() == 2) {
+    s.labels = s.labels.to(torch::kFloat32);
+  } else {
+    throw UserError(path + ": labels must be [N] (hard) or [N,K] (soft)");
+  }
+  if (s.learned_lr.defined()) s.learned_lr = s.learned_lr.detach().to(torch::kFloat32).reshape({});
+  return s;
+}
+
+std::optional<torch::Tensor> dict_tensor(const c10::impl::GenericDict& d, std::initializer_list<const char*> keys) {
+  for (const char* k : keys) {
+    for (const auto& entry : d) {
+      if (entry.key().isString() && entry.key().toStringRef() == k && entry.value().isTensor())
+        return entry.value().toTensor();
+    }
+  }
+  return std::nullopt;
+}
+
+bool pair_of_tensors(const std::vector<c10::IValue>& items) {
+  return items.size() >= 2 && items[0].isTensor() && items[1].isTensor();
+}
+
+std::vector<c10::IValue> as_items(const c10::IValue& v) {
+  if (v.isTuple()) {
+    const auto& e = v.toTupleRef().elements();
+    return std::vector<c10::IValue>(e.begin(), e.end());
+  }
+  if (v.isList()) return v.toListRef().vec();
+  return {};
+}
+
+}  // namespace
+
+void save_synset(const SyntheticSet& set, const std::string& path) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path().empty()
+                                          ? std::filesystem::path(".")
+                                          : std::filesystem::path(path).parent_path());
+  c10::Dict<std::string, torch::Tensor> dict;
+  dict.insert("images", set.images.detach().cpu().contiguous());
+  dict.insert("labels", set.labels.detach().cpu().contiguous());
+  if (set.learned_lr.defined()) dict.insert("lr", set.learned_lr.detach().cpu().reshape({}));
+  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  write_file_atomic(path, bytes.data(), bytes.size());
+  const std::string sidecar = set.meta.dump(2) + "\n";
+  write_file_atomic(path + ".json", sidecar.data(), sidecar.size());
+}
+
+SyntheticSet load_synset(const std::string& path, int index) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(path + ": cannot open synthetic set file");
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  c10::IValue v;
+  try {
+    v = torch::pickle_load(bytes);
+  } catch (const std::exception& e) {
+    throw UserError(path + ": not a tensor file torch::pickle_load can read (save it with torch.save, zip format): " +
+                    std::string(e.what()).substr(0, 300));
+  }
+  SyntheticSet s;
+  if (v.isGenericDict()) {
+    const auto d = v.toGenericDict();
+    if (auto x = dict_tensor(d, {"images", "image_syn", "x", "data"})) s.images = *x;
+    if (auto y = dict_tensor(d, {"labels", "label_syn", "y", "targets"})) s.labels = *y;
+    if (auto lr = dict_tensor(d, {"lr", "syn_lr", "learned_lr"})) s.learned_lr = *lr;
+    if (!s.images.defined() || !s.labels.defined())
+      throw UserError(path + ": a dict must hold 'images' and 'labels' tensors");
+  } else {
+    auto items = as_items(v);
+    if (pair_of_tensors(items)) {
+      s.images = items[0].toTensor();
+      s.labels = items[1].toTensor();
+    } else if (!items.empty() && pair_of_tensors(as_items(items[0]))) {
+      if (index < 0 || index >= static_cast<int>(items.size()))
+        throw UserError(path + ": holds " + std::to_string(items.size()) + " sets; index " + std::to_string(index) +
+                        " is out of range");
+      auto pair = as_items(items[index]);
+      if (!pair_of_tensors(pair)) throw UserError(path + ": entry " + std::to_string(index) + " is not (images, labels)");
+      s.images = pair[0].toTensor();
+      s.labels = pair[1].toTensor();
+    } else {
+      throw UserError(path + ": expected a dict {'images','labels'}, a pair (images, labels) or a list of pairs");
+    }
+  }
+  s = check_set(std::move(s), path);
+  const std::string sidecar = path + ".json";
+  if (std::filesystem::exists(sidecar)) {
+    std::ifstream js(sidecar);
+    s.meta = json::parse(js, nullptr, false);
+    if (s.meta.is_discarded()) s.meta = json::object();
+  }
+  return s;
+}
+
+}  // namespace ddb

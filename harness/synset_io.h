@@ -1,0 +1,20 @@
+// Synthetic sets on disk: a tensor file Python's torch.load reads (a dict of tensors written with
+// torch::pickle_save) plus a JSON sidecar with the provenance (FILE.json).
+#pragma once
+#include <string>
+
+#include "harness/types.h"
+
+namespace ddb {
+
+// Writes atomically (temporary file + rename). Keys: images, labels, and lr when learned.
+void save_synset(const SyntheticSet& set, const std::string& path);
+
+// Reads a file written by save_synset or by Python's torch.save. Accepted layouts:
+//   {'images': x, 'labels': y[, 'lr': t]}  (also image_syn/label_syn, x/y, data/targets)
+//   (x, y) / [x, y]                        a tuple or list of two tensors
+//   [[x, y], [x, y], ...]                  the reference repositories' per-experiment lists: `index` picks one
+// Images must be float [N,C,H,W]; labels int64 [N] or float [N,K]. Anything else: UserError naming the file.
+SyntheticSet load_synset(const std::string& path, int index = 0);
+
+}  // namespace ddb

@@ -1,0 +1,72 @@
+#include "harness/train.h"
+
+#include <cmath>
+
+namespace ddb {
+
+namespace {
+torch::Tensor loss_fn(const torch::Tensor& logits, const torch::Tensor& labels) {
+  if (labels.dim() == 2) {  // soft labels (TESLA-style): cross-entropy against a distribution
+    return -(labels * torch::log_softmax(logits, 1)).sum(1).mean();
+  }
+  return torch::nn::functional::cross_entropy(logits, labels);
+}
+
+std::unique_ptr<torch::optim::SGD> make_sgd(NetImpl& net, const TrainSchedule& s, double lr) {
+  return std::make_unique<torch::optim::SGD>(
+      net.parameters(), torch::optim::SGDOptions(lr).momentum(s.momentum).weight_decay(s.weight_decay));
+}
+}  // namespace
+
+double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::Tensor& labels,
+                        const TrainSchedule& s, const ProgressFn& progress, const std::string& phase) {
+  net.train();
+  const int64_t n = images.size(0);
+  double lr = s.lr;
+  auto opt = make_sgd(net, s, lr);
+  double last_loss = 0;
+  const int64_t total_epochs = s.epochs + 1;  // `for ep in range(Epoch + 1)`
+  for (int64_t ep = 0; ep < total_epochs; ++ep) {
+    const torch::Tensor perm = torch::randperm(n, torch::TensorOptions().dtype(torch::kLong));
+    double sum = 0;
+    int64_t batches = 0;
+    for (int64_t start = 0; start < n; start += s.batch) {
+      const torch::Tensor idx = perm.narrow(0, start, std::min(s.batch, n - start)).to(images.device());
+      torch::Tensor x = images.index_select(0, idx);
+      const torch::Tensor y = labels.index_select(0, idx);
+      if (s.augment) x = s.augment(x);
+      const torch::Tensor loss = loss_fn(net.forward(x), y);
+      opt->zero_grad();
+      loss.backward();
+      opt->step();
+      sum += loss.item<double>();
+      ++batches;
+    }
+    last_loss = sum / std::max<int64_t>(1, batches);
+    if (!std::isfinite(last_loss))
+      throw Diverged("training loss became " + std::to_string(last_loss) + " at epoch " + std::to_string(ep));
+    if (s.lr_drop && ep == lr_drop_epoch(s.epochs)) {
+      lr *= 0.1;
+      opt = make_sgd(net, s, lr);  // the reference builds a new optimizer: momentum buffers are dropped
+    }
+    report(progress, phase, ep + 1, total_epochs);
+  }
+  return last_loss;
+}
+
+double test_accuracy(NetImpl& net, const TensorSplit& split, torch::Device device, int64_t batch) {
+  torch::NoGradGuard no_grad;
+  net.eval();
+  int64_t correct = 0;
+  const int64_t n = split.size();
+  for (int64_t start = 0; start < n; start += batch) {
+    const int64_t len = std::min(batch, n - start);
+    const torch::Tensor x = split.images.narrow(0, start, len).to(device);
+    const torch::Tensor y = split.labels.narrow(0, start, len).to(device);
+    correct += net.forward(x).argmax(1).eq(y).sum().item<int64_t>();
+  }
+  net.train();
+  return n ? 100.0 * static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+}
+
+}  // namespace ddb

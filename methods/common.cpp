@@ -1,0 +1,44 @@
+#include "methods/common.h"
+
+#include <cmath>
+
+#include "harness/nets/net.h"
+
+namespace ddb {
+
+torch::Tensor class_major_labels(int64_t num_classes, int64_t ipc) {
+  return torch::arange(num_classes, torch::kLong).repeat_interleave(ipc);
+}
+
+SyntheticSet real_init(const LoadedDataset& data, int64_t ipc) {
+  std::vector<torch::Tensor> parts;
+  for (int64_t c = 0; c < data.info.num_classes; ++c) parts.push_back(data.sample_class(c, ipc));
+  SyntheticSet s;
+  s.images = torch::cat(parts, 0).clone();
+  s.labels = class_major_labels(data.info.num_classes, ipc);
+  return s;
+}
+
+SyntheticSet noise_init(const DatasetInfo& info, int64_t ipc) {
+  SyntheticSet s;
+  s.images = torch::randn({info.num_classes * ipc, info.shape.channels, info.shape.height, info.shape.width});
+  s.labels = class_major_labels(info.num_classes, ipc);
+  return s;
+}
+
+torch::Tensor embed_all(NetImpl& net, const torch::Tensor& images, torch::Device device, int64_t batch) {
+  torch::NoGradGuard no_grad;
+  net.eval();
+  std::vector<torch::Tensor> out;
+  for (int64_t s = 0; s < images.size(0); s += batch)
+    out.push_back(net.embed(images.narrow(0, s, std::min(batch, images.size(0) - s)).to(device)).cpu());
+  net.train();
+  return torch::cat(out, 0);
+}
+
+void check_finite(double loss, const std::string& what, int64_t iteration) {
+  if (!std::isfinite(loss))
+    throw Diverged(what + " loss became " + std::to_string(loss) + " at iteration " + std::to_string(iteration));
+}
+
+}  // namespace ddb

@@ -1,0 +1,95 @@
+#include "methods/method.h"
+
+#include <filesystem>
+
+#include "harness/runtime.h"
+#include "harness/yaml_json.h"
+
+namespace ddb {
+
+const json& Options::at(const std::string& name) const {
+  if (!values_.contains(name)) throw UserError("option '" + name + "' is not declared by this method");
+  return values_.at(name);
+}
+int64_t Options::integer(const std::string& name) const { return at(name).get<int64_t>(); }
+double Options::real(const std::string& name) const { return at(name).get<double>(); }
+bool Options::flag(const std::string& name) const { return at(name).get<bool>(); }
+std::string Options::str(const std::string& name) const { return at(name).get<std::string>(); }
+
+MethodRegistry& MethodRegistry::instance() {
+  static MethodRegistry registry;
+  return registry;
+}
+
+bool MethodRegistry::add(MethodInfo info) {
+  const std::string name = info.name;
+  if (!methods_.emplace(name, std::move(info)).second)
+    throw std::logic_error("method '" + name + "' registered twice");
+  return true;
+}
+
+const MethodInfo& MethodRegistry::get(const std::string& name) const {
+  auto it = methods_.find(name);
+  if (it == methods_.end()) {
+    std::string msg = "unknown method '" + name + "'; registered methods: " + names_joined();
+    if (planned_methods().count(name)) msg += " ('" + name + "' is planned but not implemented yet)";
+    throw UserError(msg);
+  }
+  return it->second;
+}
+
+std::vector<const MethodInfo*> MethodRegistry::all() const {
+  std::vector<const MethodInfo*> out;
+  for (const auto& kv : methods_) out.push_back(&kv.second);
+  return out;
+}
+
+std::string MethodRegistry::names_joined() const {
+  std::string s;
+  for (const auto& kv : methods_) s += (s.empty() ? "" : ", ") + kv.first;
+  return s;
+}
+
+json resolve_options(const MethodInfo& info, const json& given) {
+  json out = json::object();
+  for (const auto& o : info.options) out[o.name] = o.default_value;
+  if (given.is_null()) return out;
+  if (!given.is_object()) throw UserError("options of method '" + info.name + "' must be a mapping");
+  for (auto it = given.begin(); it != given.end(); ++it) {
+    const OptionSpec* spec = nullptr;
+    for (const auto& o : info.options)
+      if (o.name == it.key()) spec = &o;
+    if (!spec) {
+      std::string valid;
+      for (const auto& o : info.options) valid += (valid.empty() ? "" : ", ") + o.name;
+      throw UnknownOption("method '" + info.name + "' has no option '" + it.key() + "'; valid options: " +
+                      (valid.empty() ? "(none)" : valid));
+    }
+    const json& v = it.value();
+    bool ok = (spec->type == "int" && v.is_number_integer()) || (spec->type == "float" && v.is_number()) ||
+              (spec->type == "bool" && v.is_boolean()) || (spec->type == "string" && v.is_string());
+    if (!ok)
+      throw UserError("option '" + it.key() + "' of method '" + info.name + "' must be " + spec->type + ", got " +
+                      v.dump());
+    out[it.key()] = spec->type == "float" ? json(v.get<double>()) : v;
+  }
+  return out;
+}
+
+const std::map<std::string, std::string>& planned_methods() {
+  static const std::map<std::string, std::string> planned = [] {
+    std::map<std::string, std::string> m;
+    const std::filesystem::path dir = std::filesystem::path(source_root()) / "methods" / "planned";
+    if (!std::filesystem::is_directory(dir)) return m;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      if (e.path().extension() != ".yaml") continue;
+      const YAML::Node root = load_yaml_file(e.path().string());
+      if (!root.IsMap()) continue;  // an empty file (only comments) is fine
+      for (const auto& kv : root) m[kv.first.as<std::string>()] = kv.second.IsScalar() ? kv.second.Scalar() : "";
+    }
+    return m;
+  }();
+  return planned;
+}
+
+}  // namespace ddb

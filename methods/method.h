@@ -1,0 +1,97 @@
+// The method interface and its registry. A method declares its options (name, type, default, doc);
+// suites pass options by name and anything unknown is an error listing the valid ones.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/progress.h"
+#include "harness/types.h"
+
+namespace ddb {
+
+struct OptionSpec {
+  std::string name;
+  std::string type;  // int | float | bool | string
+  json default_value;
+  std::string doc;
+};
+
+// Resolved options of one run: every declared option present, typed.
+class Options {
+ public:
+  Options() = default;
+  explicit Options(json values) : values_(std::move(values)) {}
+  int64_t integer(const std::string& name) const;
+  double real(const std::string& name) const;
+  bool flag(const std::string& name) const;
+  std::string str(const std::string& name) const;
+  const json& values() const { return values_; }
+
+ private:
+  const json& at(const std::string& name) const;
+  json values_ = json::object();
+};
+
+struct DistillContext {
+  const LoadedDataset& data;
+  int64_t ipc = 1;
+  std::string net = "ConvNet";  // distillation network
+  Options options;
+  uint64_t seed = 0;            // derived from the run identity; the runner also seeds torch with it
+  torch::Device device = torch::kCPU;
+  ProgressFn progress;
+};
+
+class Method {
+ public:
+  virtual ~Method() = default;
+  virtual SyntheticSet distill(const DistillContext& ctx) = 0;
+  // How the stored set becomes a training set for the eval protocol (identity for most methods;
+  // multi-formation methods such as IDM/IDC expand it here).
+  virtual SyntheticSet decode(const SyntheticSet& stored, const Options& options) const { return stored; }
+};
+
+struct MethodInfo {
+  std::string name;
+  std::string description;
+  std::vector<OptionSpec> options;
+  std::function<std::unique_ptr<Method>()> make;
+};
+
+class MethodRegistry {
+ public:
+  static MethodRegistry& instance();
+  bool add(MethodInfo info);
+  // Throws UserError listing the registered methods.
+  const MethodInfo& get(const std::string& name) const;
+  bool has(const std::string& name) const { return methods_.count(name) > 0; }
+  std::vector<const MethodInfo*> all() const;
+  std::string names_joined() const;
+
+ private:
+  std::map<std::string, MethodInfo> methods_;
+};
+
+// An option the method does not declare (yet): suites may encode options of later work.
+struct UnknownOption : UserError {
+  using UserError::UserError;
+};
+
+// Checks `given` against the method's schema (unknown name or wrong type -> UserError naming the
+// option and listing the valid ones) and fills in the defaults.
+json resolve_options(const MethodInfo& info, const json& given);
+
+// Methods suites may name before they are implemented: methods/planned/*.yaml (name -> description).
+const std::map<std::string, std::string>& planned_methods();
+
+}  // namespace ddb
+
+#define DDBENCH_CONCAT_INNER(a, b) a##b
+#define DDBENCH_CONCAT(a, b) DDBENCH_CONCAT_INNER(a, b)
+// DDBENCH_REGISTER_METHOD(MethodInfo{...}); at namespace scope in the method's .cpp file.
+#define DDBENCH_REGISTER_METHOD(...)                                           \
+  static const bool DDBENCH_CONCAT(ddbench_method_registered_, __LINE__) = \
+      ::ddb::MethodRegistry::instance().add(__VA_ARGS__)
