@@ -12,6 +12,7 @@ function(ddbench_add_suite suite)
   endif()
   file(RELATIVE_PATH rel ${CMAKE_SOURCE_DIR} ${suite})
   string(REGEX REPLACE "\\.ya?ml$" "" name ${rel})
+  string(REGEX REPLACE "^suites/" "" name ${name})
   string(REPLACE "/" "." name ${name})
   set(test_name "suite.${name}.${ARG_TIER}")
   add_test(NAME ${test_name}

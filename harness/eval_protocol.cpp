@@ -44,21 +44,21 @@ json EvalSpec::to_json() const {
 EvalSpec EvalSpec::from_json(const json& j) {
   EvalSpec s;
   if (!j.is_object()) throw UserError("eval must be a mapping");
-  s.protocol = j.value("protocol", s.protocol);
+  s.protocol = str_or(j, "protocol", s.protocol);
   if (!find_protocol(s.protocol)) {
     std::string names;
     for (const auto& p : protocol_infos()) names += (names.empty() ? "" : ", ") + p.name;
     throw UserError("unknown eval protocol '" + s.protocol + "'; known: " + names);
   }
-  s.net = j.value("net", s.net);
+  s.net = str_or(j, "net", s.net);
   if (j.contains("epochs") && !j["epochs"].is_null()) s.epochs = j["epochs"].get<int64_t>();
-  s.augment = j.value("augment", s.augment);
+  s.augment = str_or(j, "augment", s.augment);
   if (s.augment != "none" && s.augment != "dsa" && s.augment != "dc_aug")
     throw UserError("eval.augment '" + s.augment + "' is not supported (none, dsa, dc_aug)");
   s.runs = j.value("runs", s.runs);
   s.batch_train = j.value("batch_train", s.batch_train);
   s.lr_net = j.value("lr_net", s.lr_net);
-  s.dsa_strategy = j.value("dsa_strategy", s.dsa_strategy);
+  s.dsa_strategy = str_or(j, "dsa_strategy", s.dsa_strategy);
   return s;
 }
 

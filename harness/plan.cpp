@@ -16,8 +16,8 @@ uint64_t derive_seed(const std::string& config_hash, int seed_index, const std::
 }
 
 std::string RunConfig::label() const {
-  return config.value("method", std::string("?")) + " ipc=" + std::to_string(config.value("ipc", 0)) + " " +
-         config.value("dataset", std::string("?")) + " " + config.value("distill_net", std::string(""));
+  return str_or(config, "method", "?") + " ipc=" + std::to_string(config.value("ipc", 0)) + " " +
+         str_or(config, "dataset", "?") + " " + str_or(config, "distill_net", "");
 }
 
 namespace {
@@ -55,33 +55,33 @@ PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) 
     if (r.rfind("dataset:", 0) == 0) {
       const std::string d = r.substr(8);
       try {
-        if (!dataset_available(d, env.data)) return not_runnable(p, Status::DatasetMissing, "required dataset " + d);
+        if (!dataset_available(d, env.data)) return not_runnable(p, Status::DatasetMissing, d + " (required by the cell)");
       } catch (const UserError& e) {
         return not_runnable(p, Status::Invalid, e.what());
       }
     }
   }
-  const std::string method = spec.value("method", "");
+  const std::string method = str_or(spec, "method", "");
   const auto& registry = MethodRegistry::instance();
   if (!registry.has(method)) return not_runnable(p, Status::Unimplemented, "method " + method);
   const json eval_j = spec.value("eval", json::object());
-  const std::string protocol = eval_j.value("protocol", "dc");
+  const std::string protocol = str_or(eval_j, "protocol", "dc");
   const ProtocolInfo* pinfo = find_protocol(protocol);
   if (!pinfo) return not_runnable(p, Status::Invalid, "unknown eval protocol '" + protocol + "'");
   if (!pinfo->implemented) return not_runnable(p, Status::Unimplemented, "eval protocol " + protocol);
-  const std::string metric = spec.value("metric", "accuracy");
+  const std::string metric = str_or(spec, "metric", "accuracy");
   const MetricInfo* minfo = find_metric(metric);
   if (!minfo) return not_runnable(p, Status::Invalid, "unknown metric '" + metric + "'");
   if (!minfo->implemented) return not_runnable(p, Status::Unimplemented, "metric " + metric);
   if (spec.contains("ood") && !spec["ood"].is_null())
     return not_runnable(p, Status::Unimplemented, "evaluation on OOD / shifted test sets");
   if (spec.contains("delta_from")) return not_runnable(p, Status::Unimplemented, "delta metrics (delta_from)");
-  for (const std::string net : {spec.value("distill_net", std::string("ConvNet")), eval_j.value("net", std::string("ConvNet"))})
+  for (const std::string net : {str_or(spec, "distill_net", "ConvNet"), str_or(eval_j, "net", "ConvNet")})
     if (!net_known(net)) return not_runnable(p, Status::Unimplemented, "network " + net);
 
   RunConfig rc;
   try {
-    const std::string dataset = spec.value("dataset", "");
+    const std::string dataset = str_or(spec, "dataset", "");
     dataset_spec(dataset);  // unknown name -> UserError
     if (!dataset_available(dataset, env.data)) {
       const auto dirs = candidate_dirs(dataset_spec(dataset), env.data);
@@ -94,7 +94,7 @@ PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) 
                  {"options", resolve_options(registry.get(method), spec.value("options", json::object()))},
                  {"dataset", dataset},
                  {"ipc", spec.value("ipc", 1)},
-                 {"distill_net", spec.value("distill_net", std::string("ConvNet"))},
+                 {"distill_net", str_or(spec, "distill_net", "ConvNet")},
                  {"eval", es.to_json()}};
   } catch (const UnknownOption& e) {
     return not_runnable(p, Status::Unimplemented, e.what());

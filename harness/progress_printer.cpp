@@ -16,18 +16,36 @@ std::string format_duration(double s) {
   return buf;
 }
 
-ProgressPrinter::ProgressPrinter(int total_jobs, bool quiet)
-    : total_(total_jobs), tty_(isatty(STDERR_FILENO)), quiet_(quiet), t0_(std::chrono::steady_clock::now()) {}
+ProgressPrinter::ProgressPrinter(std::vector<std::string> groups, bool quiet)
+    : groups_(std::move(groups)), total_(static_cast<int>(groups_.size())), tty_(isatty(STDERR_FILENO)), quiet_(quiet), t0_(std::chrono::steady_clock::now()) {}
 
 double ProgressPrinter::elapsed() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
 }
 
+double ProgressPrinter::estimate(const std::string& group) const {
+  auto it = group_time_.find(group);
+  if (it != group_time_.end()) return it->second.first / it->second.second;
+  return jobs_done_ ? job_seconds_sum_ / jobs_done_ : -1;
+}
+
 std::string ProgressPrinter::eta() const {
-  // Jobs done plus the fraction of the current one; the first job's estimate is rough.
-  const double done = jobs_done_ + job_fraction_;
-  if (done <= 0.02) return "--";
-  return format_duration(elapsed() / done * (total_ - done));
+  const double in_job = std::chrono::duration<double>(std::chrono::steady_clock::now() - job_t0_).count();
+  double left = 0;
+  // The current job: from its own group's timing, else extrapolated from its progress fraction.
+  const int cur = index_ - 1;
+  if (cur >= 0 && cur < total_) {
+    double est = estimate(groups_[cur]);
+    if (group_time_.find(groups_[cur]) == group_time_.end() && job_fraction_ > 0.05) est = in_job / job_fraction_;
+    if (est < 0) return "--";
+    left += std::max(0.0, est - in_job);
+  }
+  for (int j = std::max(cur + 1, 0); j < total_; ++j) {
+    const double est = estimate(groups_[j]);
+    if (est < 0) return "--";
+    left += est;
+  }
+  return format_duration(left);
 }
 
 void ProgressPrinter::start_job(int index, const std::string& label, int phases) {
@@ -58,6 +76,11 @@ void ProgressPrinter::end_job(const std::string& outcome) {
   job_fraction_ = 0;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - job_t0_).count();
   job_seconds_sum_ += secs;
+  if (index_ >= 1 && index_ <= total_) {
+    auto& g = group_time_[groups_[index_ - 1]];
+    g.first += secs;
+    g.second += 1;
+  }
   if (quiet_) return;
   char buf[512];
   std::snprintf(buf, sizeof buf, "[%d/%d] %s: %s in %s | elapsed %s | ETA %s", index_, total_, label_.c_str(),

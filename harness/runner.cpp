@@ -86,7 +86,9 @@ RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOpti
     }
     todo.push_back(&jobs[i]);
   }
-  ProgressPrinter printer(static_cast<int>(todo.size()), opts.quiet);
+  std::vector<std::string> groups;
+  for (const Job* j : todo) groups.push_back(j->run.hash);
+  ProgressPrinter printer(groups, opts.quiet);
   if (sum.skipped_done || sum.skipped_failed)
     printer.message("resuming: " + std::to_string(sum.skipped_done) + " jobs already done, " +
                     std::to_string(sum.skipped_failed) + " failed earlier (--retry-failed reruns them), " +

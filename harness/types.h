@@ -10,6 +10,14 @@ namespace ddb {
 
 using json = nlohmann::json;
 
+// j[key] as a string, or `fallback` when the key is missing or null (suites write `distill_net: null`
+// for methods that distill nothing).
+inline std::string str_or(const json& j, const std::string& key, const std::string& fallback) {
+  if (!j.is_object()) return fallback;
+  auto it = j.find(key);
+  return (it == j.end() || it->is_null() || !it->is_string()) ? fallback : it->get<std::string>();
+}
+
 // What a network needs to know about its input (ConvNet pads differently for 28x28 one-channel data).
 struct ImageShape {
   int64_t channels = 1;

@@ -32,18 +32,18 @@ void check_spec(const Suite& s, const Cell& c, const json& spec, const std::stri
                 std::vector<std::string>& warnings) {
   const std::string at = s.path + ":" + std::to_string(c.line) + ": cell '" + c.id + "'" +
                          (tier == "paper" ? "" : " (tier " + tier + ")") + ": ";
-  const std::string method = spec.value("method", "");
+  const std::string method = str_or(spec, "method", "");
   const auto& reg = MethodRegistry::instance();
   if (!reg.has(method) && !planned_methods().count(method))
     errors.push_back(at + "field 'method': unknown method '" + method + "' (registered: " + reg.names_joined() +
                      "; or list it in methods/planned/<paper>.yaml)");
-  const std::string dataset = spec.value("dataset", "");
+  const std::string dataset = str_or(spec, "dataset", "");
   if (!dataset_known(dataset)) errors.push_back(at + "field 'dataset': unknown dataset '" + dataset + "' (ddbench list datasets)");
-  const std::string metric = spec.value("metric", "");
+  const std::string metric = str_or(spec, "metric", "");
   if (!find_metric(metric))
     errors.push_back(at + "field 'metric': unknown metric '" + metric + "' (known: " + metric_names_joined() + ")");
   const json ev = spec.value("eval", json::object());
-  const std::string protocol = ev.value("protocol", "");
+  const std::string protocol = str_or(ev, "protocol", "");
   if (!find_protocol(protocol)) errors.push_back(at + "field 'eval.protocol': unknown protocol '" + protocol + "'");
   if (spec.contains("ood") && !spec["ood"].is_null()) {
     const json ood = spec["ood"].is_array() ? spec["ood"] : json::array({spec["ood"]});
@@ -162,14 +162,14 @@ void register_suite_commands(CLI::App& app) {
               all_reasons[r]++;
             }
           }
-          const std::string paper = s.source.value("paper", std::string("?"));
+          const std::string paper = str_or(s.source, "paper", "?");
           auto& pp = per_paper[paper];
           pp[0] += static_cast<int>(s.cells.size());
           pp[1] += cpu_ok;
           pp[2] += gpu_ok;
           std::string rs;
           for (const auto& [k, v] : reasons) rs += (rs.empty() ? "" : "; ") + std::to_string(v) + " × " + k;
-          rows << "| " << s.id << " | " << s.source.value("table", std::string("")) << " | " << s.cells.size() << " | "
+          rows << "| " << s.id << " | " << str_or(s.source, "table", "") << " | " << s.cells.size() << " | "
                << cpu_ok << " | " << gpu_ok << " | " << rs << " |\n";
         }
       }

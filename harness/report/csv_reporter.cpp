@@ -21,8 +21,8 @@ class CsvReporter : public Reporter {
       const Cell& c = *r.cell;
       const json& s = c.spec;
       out << csv(r.suite->id) << ',' << csv(c.id) << ',' << csv(cell_setting(r)) << ',' << r.tier << ','
-          << csv(s.value("method", std::string(""))) << ',' << csv(s.value("dataset", std::string(""))) << ','
-          << s.value("ipc", 0) << ',' << csv(s.value("metric", std::string(""))) << ',' << fmt_value(c.paper.value, 4)
+          << csv(str_or(s, "method", "")) << ',' << csv(str_or(s, "dataset", "")) << ','
+          << s.value("ipc", 0) << ',' << csv(str_or(s, "metric", "")) << ',' << fmt_value(c.paper.value, 4)
           << ',' << fmt_value(c.paper.std, 4) << ',' << c.paper.selection << ',' << fmt_value(r.expected, 4) << ','
           << fmt_value(r.expected_std, 4) << ',' << r.expected_source << ',' << fmt_value(r.mean, 4) << ','
           << fmt_value(r.std, 4) << ',' << r.n << ',' << r.jobs_done << ',' << r.jobs_failed << ','

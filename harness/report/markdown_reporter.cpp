@@ -20,8 +20,8 @@ class MarkdownReporter : public Reporter {
   std::string extension() const override { return "md"; }
   void write(const ReportInput& in, std::ostream& out) const override {
     out << "# " << in.title << "\n\n";
-    out << "Tier `" << in.tier << "`. Generated " << in.provenance.value("generated_at", std::string("")) << " from `"
-        << in.provenance.value("store", std::string("")) << "` by ddbench " << in.provenance.value("git_commit", std::string(""))
+    out << "Tier `" << in.tier << "`. Generated " << str_or(in.provenance, "generated_at", "") << " from `"
+        << str_or(in.provenance, "store", "") << "` by ddbench " << str_or(in.provenance, "git_commit", "")
         << ".\n\n";
     std::map<std::string, int> counts;
     for (const auto& c : in.cells) counts[status_name(c.status)]++;
@@ -33,7 +33,7 @@ class MarkdownReporter : public Reporter {
            "At a tier other than `paper` the expected value is a committed reference run, not the paper.\n\n";
     for (const Suite* s : in.suites) {
       out << "## " << s->id << " — " << escape(s->title) << "\n\n";
-      const std::string src = s->source.value("paper", std::string("")) + " " + s->source.value("table", std::string(""));
+      const std::string src = str_or(s->source, "paper", "") + " " + str_or(s->source, "table", "");
       out << "Source: " << escape(src) << " (`" << s->path << "`). Band k = " << s->band.k << ", floor = " << s->band.floor
           << ".\n\n";
       out << "| cell | setting | metric | paper | expected | ours (n) | Δ | band | verdict | reason |\n";
@@ -48,7 +48,7 @@ class MarkdownReporter : public Reporter {
         std::string delta = r.delta ? (*r.delta >= 0 ? "+" : "") + fmt_value(r.delta) : "";
         std::string reason = r.reason;
         if (!c.uncertain.empty()) reason += (reason.empty() ? "" : "; ") + std::string("uncertain: ") + c.uncertain;
-        out << "| " << c.id << " | " << escape(cell_setting(r)) << " | " << c.spec.value("metric", std::string(""))
+        out << "| " << c.id << " | " << escape(cell_setting(r)) << " | " << str_or(c.spec, "metric", "")
             << " | " << paper << " | " << expected << " | " << ours << " | " << delta << " | "
             << (r.band ? "±" + fmt_value(r.band) : "") << " | **" << status_name(r.status) << "** | "
             << escape(reason.substr(0, 300)) << " |\n";

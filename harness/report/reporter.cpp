@@ -30,8 +30,8 @@ std::string fmt_mean_std(const std::optional<double>& m, const std::optional<dou
 std::string cell_setting(const CellResult& r) {
   if (!r.cell->setting.empty()) return r.cell->setting;
   const json& s = r.cell->spec;
-  return s.value("method", std::string("?")) + ", IPC " + std::to_string(s.value("ipc", 0)) + ", " +
-         s.value("dataset", std::string("?"));
+  return str_or(s, "method", "?") + ", IPC " + std::to_string(s.value("ipc", 0)) + ", " +
+         str_or(s, "dataset", "?");
 }
 
 }  // namespace ddb

@@ -1,0 +1,164 @@
+// End-to-end tests of the ddbench command line: clear errors on bad input, crash-safe resume,
+// Python interop, the repository's own suites staying valid.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "ddbench_config.h"
+#include "harness/store.h"
+#include "../unit/test_helpers.h"
+
+using ddb::testing_support::temp_dir;
+using ddb::testing_support::write_file;
+
+namespace {
+
+struct CommandResult {
+  int code = -1;
+  std::string output;  // stdout + stderr
+};
+
+CommandResult run(const std::string& args) {
+  const std::string cmd = std::string(DDBENCH_BINARY) + " " + args + " 2>&1";
+  CommandResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  while (fgets(buf.data(), buf.size(), p)) r.output += buf.data();
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+const char* kToySuite = R"(id: t.cli
+title: toy
+source: {paper: demo}
+defaults:
+  dataset: toy28
+  distill_net: ConvNetW32
+  eval: {protocol: dc, net: ConvNetW32, epochs: 40, runs: 2}
+  seeds: 3
+  metric: accuracy
+  paper: {unavailable: "toy"}
+tiers:
+  cpu: {}
+cells:
+  - {id: r1, method: random, ipc: 1}
+  - {id: r2, method: random, ipc: 2}
+)";
+
+}  // namespace
+
+TEST(Cli, MalformedSuiteNamesFileLineAndField) {
+  const auto dir = temp_dir("cli");
+  std::string text = kToySuite;
+  text.replace(text.find("ipc: 2}"), 7, "ipc: 2, methd: dm}");
+  const std::string path = write_file(dir / "broken.yaml", text);
+  const CommandResult r = run("run " + path + " --results " + (dir / "res").string() + " --no-report");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("broken.yaml:15: field 'cells[1].methd': unknown field"), std::string::npos) << r.output;
+}
+
+TEST(Cli, UnknownMethodListsTheValidOnes) {
+  const auto dir = temp_dir("cli");
+  const CommandResult r = run("distill --method dmm --dataset toy28 --ipc 1 --out " + (dir / "x.pt").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("unknown method 'dmm'; registered methods: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("random"), std::string::npos);
+}
+
+TEST(Cli, UnknownOptionListsTheValidOnes) {
+  const auto dir = temp_dir("cli");
+  const CommandResult r =
+      run("distill --method dm --dataset toy28 --ipc 1 -o iteratons=3 --out " + (dir / "x.pt").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("has no option 'iteratons'; valid options: iterations"), std::string::npos) << r.output;
+}
+
+TEST(Cli, KillDuringRunThenRerunCompletesWithoutDuplicatesOrLoss) {
+  const auto dir = temp_dir("cli");
+  const std::string suite = write_file(dir / "toy.yaml", kToySuite);
+  const std::string results = (dir / "res").string();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(DDBENCH_BINARY, DDBENCH_BINARY, "run", suite.c_str(), "--results", results.c_str(), "--no-report",
+          "--tier", "cpu", "--threads", "1", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until at least one job is stored, then kill -9 mid-run.
+  int done = 0;
+  for (int i = 0; i < 600 && done < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!std::filesystem::exists(results + "/results.sqlite")) continue;
+    done = 0;
+    for (const auto& r : ddb::Store(results).all_runs()) done += r.status == "done";
+  }
+  ASSERT_GE(done, 2) << "the run never stored a job";
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  size_t done_before = 0;
+  for (const auto& r : ddb::Store(results).all_runs()) done_before += r.status == "done";
+  ASSERT_LT(done_before, 6u) << "the run finished before it could be killed; make the suite slower";
+
+  const CommandResult again = run("run " + suite + " --results " + results + " --no-report --tier cpu --threads 1");
+  EXPECT_EQ(again.code, 0) << again.output;
+  EXPECT_NE(again.output.find("jobs already done"), std::string::npos) << again.output;
+  ddb::Store store(results);
+  const auto runs = store.all_runs();
+  EXPECT_EQ(runs.size(), 6u);  // 2 configurations x 3 seeds, each exactly once
+  for (const auto& r : runs) {
+    EXPECT_EQ(r.status, "done") << r.job_key;
+    EXPECT_EQ(store.metrics_of(r.job_key).size(), 2u) << r.job_key;  // 2 eval runs each
+  }
+}
+
+TEST(Cli, EvaluatesASetSavedByPythonTorchSave) {
+  const std::string py = DDBENCH_PYTHON;
+  if (py.empty() || std::system((py + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0)
+    GTEST_SKIP() << "no python3 with torch (Debian python3-torch)";
+  const auto dir = temp_dir("cli");
+  const std::string file = (dir / "from_python.pt").string();
+  const std::string save = py + " -c \"import torch; torch.save({'images': torch.randn(10, 1, 28, 28), 'labels': " +
+                           "torch.arange(10)}, '" + file + "')\"";
+  ASSERT_EQ(std::system(save.c_str()), 0);
+  const CommandResult r = run("evaluate " + file + " --dataset toy28 --net ConvNetW32 --epochs 3 --runs 2 --threads 1");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("accuracy"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("(n=2)"), std::string::npos) << r.output;
+}
+
+TEST(Cli, SuiteWithNothingRunnableIsSkippedForCtest) {
+  const auto dir = temp_dir("cli");
+  std::string text = kToySuite;
+  text.replace(text.find("method: random, ipc: 1"), 22, "method: mtt, ipc: 1");
+  text.replace(text.find("method: random, ipc: 2"), 22, "method: mtt, ipc: 2");
+  const std::string suite = write_file(dir / "gpu.yaml", text);
+  const CommandResult r = run("ctest-suite " + suite + " --tier cpu --results " + (dir / "res").string());
+  EXPECT_EQ(r.code, 77) << r.output;
+  EXPECT_NE(r.output.find("unimplemented: method mtt"), std::string::npos) << r.output;
+}
+
+TEST(Cli, RepositorySuitesAreValid) {
+  const CommandResult r = run(std::string("suites validate ") + DDBENCH_SOURCE_DIR + "/suites");
+  EXPECT_EQ(r.code, 0) << r.output.substr(0, 4000);
+  EXPECT_NE(r.output.find(" 0 errors"), std::string::npos) << r.output.substr(0, 4000);
+}
+
+TEST(Cli, EveryVerbHasHelp) {
+  for (const char* verb : {"run", "check", "report", "list", "distill", "evaluate", "suites", "ctest-suite"}) {
+    const CommandResult r = run(std::string(verb) + " --help");
+    EXPECT_EQ(r.code, 0) << verb;
+    EXPECT_NE(r.output.find("Usage"), std::string::npos) << verb << r.output;
+  }
+}

@@ -1,0 +1,82 @@
+#include <gtest/gtest.h>
+
+#include "datasets/registry.h"
+#include "methods/method.h"
+
+using namespace ddb;
+
+namespace {
+const LoadedDataset& toy() {
+  static const LoadedDataset d = load_dataset("toy28", {});
+  return d;
+}
+SyntheticSet distill(const std::string& method, int64_t ipc, json options) {
+  const MethodInfo& info = MethodRegistry::instance().get(method);
+  torch::manual_seed(7);
+  DistillContext ctx{toy(), ipc, "ConvNetW32", Options(resolve_options(info, options)), 7, torch::kCPU, nullptr};
+  return info.make()->distill(ctx);
+}
+}  // namespace
+
+TEST(Registry, UnknownMethodListsRegisteredOnes) {
+  try {
+    MethodRegistry::instance().get("dmm");
+    FAIL();
+  } catch (const UserError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("unknown method 'dmm'"), std::string::npos);
+    EXPECT_NE(msg.find("dm"), std::string::npos);
+    EXPECT_NE(msg.find("random"), std::string::npos);
+  }
+}
+
+TEST(Registry, OptionsAreCheckedAgainstTheSchema) {
+  const MethodInfo& dm = MethodRegistry::instance().get("dm");
+  const json r = resolve_options(dm, {{"iterations", 5}});
+  EXPECT_EQ(r["iterations"], 5);
+  EXPECT_EQ(r["batch_real"], 256);  // default filled in
+  EXPECT_DOUBLE_EQ(r["lr_img"].get<double>(), 1.0);
+  try {
+    resolve_options(dm, {{"iteration", 5}});
+    FAIL();
+  } catch (const UnknownOption& e) {
+    EXPECT_NE(std::string(e.what()).find("valid options: iterations"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(resolve_options(dm, {{"iterations", "many"}}), UserError);
+  EXPECT_EQ(resolve_options(dm, {{"lr_img", 2}})["lr_img"], 2.0);  // ints accepted for floats
+}
+
+TEST(Methods, RandomPicksRealImagesClassMajor) {
+  const SyntheticSet s = distill("random", 3, json::object());
+  ASSERT_EQ(s.images.size(0), 30);
+  EXPECT_TRUE(torch::equal(s.labels, torch::arange(10).repeat_interleave(3)));
+  // every image is a training image of its label
+  for (int64_t i = 0; i < 30; i += 7) {
+    const auto diff = (toy().train.images - s.images[i].unsqueeze(0)).abs().flatten(1).sum(1);
+    const int64_t j = diff.argmin().item<int64_t>();
+    EXPECT_EQ(diff[j].item<double>(), 0.0);
+    EXPECT_EQ(toy().train.labels[j].item<int64_t>(), s.labels[i].item<int64_t>());
+  }
+}
+
+TEST(Methods, SameSeedSameSet) {
+  EXPECT_TRUE(torch::equal(distill("random", 2, json::object()).images, distill("random", 2, json::object()).images));
+}
+
+TEST(Methods, HerdingAndKCenterSelectIpcRealImagesPerClass) {
+  for (const char* m : {"herding", "kcenter"}) {
+    const SyntheticSet s = distill(m, 2, {{"feature_net", "ConvNetW32"}, {"feature_pretrain_epochs", 0}});
+    EXPECT_EQ(s.images.size(0), 20) << m;
+    EXPECT_TRUE(torch::equal(s.labels, torch::arange(10).repeat_interleave(2))) << m;
+  }
+}
+
+TEST(Methods, DmMovesPixelsAndKeepsLabels) {
+  const SyntheticSet init = distill("random", 2, json::object());
+  const SyntheticSet s = distill("dm", 2, {{"iterations", 3}, {"batch_real", 16}});
+  EXPECT_EQ(s.images.sizes(), init.images.sizes());
+  EXPECT_TRUE(torch::equal(s.labels, init.labels));
+  // real init with the same seed, then 4 pixel steps: the images changed
+  EXPECT_GT((s.images - init.images).abs().max().item<double>(), 0.0);
+  EXPECT_TRUE(std::isfinite(s.meta["final_loss"].get<double>()));
+}
