@@ -76,7 +76,7 @@ PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) 
   if (spec.contains("ood") && !spec["ood"].is_null())
     return not_runnable(p, Status::Unimplemented, "evaluation on OOD / shifted test sets");
   if (spec.contains("delta_from")) return not_runnable(p, Status::Unimplemented, "delta metrics (delta_from)");
-  for (const std::string net : {str_or(spec, "distill_net", "ConvNet"), str_or(eval_j, "net", "ConvNet")})
+  for (const std::string& net : {str_or(spec, "distill_net", "ConvNet"), str_or(eval_j, "net", "ConvNet")})
     if (!net_known(net)) return not_runnable(p, Status::Unimplemented, "network " + net);
 
   RunConfig rc;

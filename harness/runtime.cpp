@@ -2,7 +2,9 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 #include <torch/torch.h>
 
 #include "ddbench_config.h"
@@ -16,9 +18,10 @@ void init_runtime(int threads) {
   // measured: ConvNet-3 fwd+bwd on 256 images 1450 ms -> 271 ms (MACHINE-NOTES.md).
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 2047 << 20);
-  if (threads > 0) {
-    torch::set_num_threads(threads);
-  }
+  // LibTorch's own default here was one thread (seen: 100% CPU on a 2-core machine), so the default
+  // is every core the machine reports.
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
 }
 
 std::string source_root() {

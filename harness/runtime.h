@@ -5,7 +5,7 @@
 namespace ddb {
 
 // Applies the allocator fix (glibc would mmap/munmap every large tensor: 5-7x slower) and sets
-// the intra-op thread count (threads <= 0: leave LibTorch's default).
+// the intra-op thread count (threads <= 0: every core std::thread::hardware_concurrency reports).
 void init_runtime(int threads);
 
 std::string git_commit();

@@ -45,7 +45,7 @@ void add_common(CLI::App* c, Common& o, bool run_options) {
   c->add_option("--data-root", o.data_root, "where datasets live (default $DDBENCH_DATA, else ./data)");
   c->add_flag("--allow-cpu", o.allow_cpu, "run paper-tier cells without a GPU (slow)");
   if (run_options) {
-    c->add_option("--threads", o.threads, "intra-op threads (default: LibTorch's choice)");
+    c->add_option("--threads", o.threads, "intra-op threads (default: all cores)");
     c->add_option("--device", o.device, "cpu | cuda | auto")->capture_default_str();
   }
 }
@@ -369,7 +369,7 @@ void register_commands(CLI::App& app) {
     c->add_option("--seed", seed, "seed index (the seed itself is derived from the configuration)")->capture_default_str();
     c->add_option("--data-root", data_root, "where datasets live");
     c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
-    c->add_option("--threads", threads, "intra-op threads");
+    c->add_option("--threads", threads, "intra-op threads (default: all cores)");
     c->callback(guarded([] {
       init_runtime(threads);
       json options = json::object();
@@ -418,7 +418,7 @@ void register_commands(CLI::App& app) {
     c->add_option("--index", index, "which set of a list of (images, labels) pairs")->capture_default_str();
     c->add_option("--data-root", data_root, "where datasets live");
     c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
-    c->add_option("--threads", threads, "intra-op threads");
+    c->add_option("--threads", threads, "intra-op threads (default: all cores)");
     c->callback(guarded([] {
       init_runtime(threads);
       SyntheticSet set = load_synset(file, index);
