@@ -286,6 +286,16 @@ void register_commands(CLI::App& app) {
         for (const auto& pc : l.cells) why[status_name(pc.status) + (pc.reason.empty() ? "" : ": " + pc.reason)]++;
         std::cout << "SKIPPED: no cell of " << suite << " can run here at tier " << env.tier << "\n";
         for (const auto& [k, v] : why) std::cout << "  " << v << " x " << k << "\n";
+        if (!env.cuda_available) {  // what would still block these cells on a GPU machine
+          PlanEnv gpu = env;
+          gpu.cuda_available = true;
+          std::map<std::string, int> deeper;
+          for (const auto& s : l.suites)
+            for (const auto& pc : plan_suite(*s, gpu))
+              deeper[pc.run ? std::string("runnable") : status_name(pc.status) + ": " + pc.reason]++;
+          std::cout << "on a GPU machine with this machine's data:\n";
+          for (const auto& [k, v] : deeper) std::cout << "  " << v << " x " << k << "\n";
+        }
         g_exit = kSkipped;
         return;
       }
