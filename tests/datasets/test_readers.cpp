@@ -15,37 +15,16 @@
 #include "datasets/readers.h"
 #include "harness/types.h"
 
+#include "fixtures.h"
+
 namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ddb-readers-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& rel) const { return (path / rel).string(); }
-};
+using namespace ddb_test_fixtures;
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-void put_be32(std::string& s, uint32_t v) {
-  s.push_back(char((v >> 24) & 255));
-  s.push_back(char((v >> 16) & 255));
-  s.push_back(char((v >> 8) & 255));
-  s.push_back(char(v & 255));
-}
 
 std::string idx_images(uint32_t n, uint32_t rows, uint32_t cols, uint32_t magic = 0x803) {
   std::string s;

@@ -20,6 +20,8 @@
 #include "harness/runtime.h"
 #include "harness/types.h"
 
+#include "fixtures.h"
+
 namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
@@ -33,28 +35,8 @@ const bool kIsolated = [] {
   return true;
 }();
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ddb-registry-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& rel) const { return (path / rel).string(); }
-};
+using namespace ddb_test_fixtures;
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-void put_be32(std::string& s, uint32_t v) {
-  for (int sh = 24; sh >= 0; sh -= 8) s.push_back(char((v >> sh) & 255));
-}
 
 // n images of 28x28 with label i % 10 and pixel value (i + k) & 255.
 void write_idx_pair(const std::string& images, const std::string& labels, uint32_t n, bool gz) {
