@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -33,6 +34,17 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
 // Big-endian 32-bit integer, as idx headers store them.
 inline void put_be32(std::string& s, uint32_t v) {
   for (int sh = 24; sh >= 0; sh -= 8) s.push_back(char((v >> sh) & 255));
+}
+
+// The message of the exception f throws, or "<no exception>".
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "<no exception>";
 }
 
 }  // namespace ddb_test_fixtures

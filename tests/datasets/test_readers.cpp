@@ -54,16 +54,6 @@ std::string cifar_records(const std::vector<int>& labels, bool cifar100) {
   return s;
 }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
-
 }  // namespace
 
 TEST(DatasetCodec, GzipRoundTripAndRawPassThrough) {

@@ -70,16 +70,6 @@ std::string cifar10_records(int n, int offset) {
   return s;
 }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
-
 // A small CIFAR-10 tree under <root>/cifar10 and a spec whose checks match it.
 ddb::DatasetSpec small_cifar10(const TempDir& tmp) {
   ddb::DatasetSpec s = ddb::dataset_spec("cifar10");
