@@ -400,7 +400,6 @@ void register_commands(CLI::App& app) {
       const LoadedDataset data = load_dataset(dataset, lo);
       RunnerOptions ro;
       ro.device = resolve_device(device);
-      rc.config["eval"]["runs"] = 0;
       long last = -1;
       auto progress = [&last](const std::string& phase, long done, long total) {
         const long pct = total ? done * 100 / total : 0;
