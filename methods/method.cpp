@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "harness/runtime.h"
+#include "methods/matching/seam.h"
 #include "harness/yaml_json.h"
 
 namespace ddb {
@@ -28,7 +29,22 @@ bool MethodRegistry::add(MethodInfo info) {
   return true;
 }
 
+void MethodRegistry::attach_modifier_options() const {
+  if (modifiers_attached_) return;
+  modifiers_attached_ = true;
+  const std::vector<OptionSpec> extra = ModifierRegistry::instance().option_specs();
+  for (auto& kv : methods_) {
+    if (!kv.second.matching) continue;
+    for (const auto& spec : extra) {
+      bool present = false;
+      for (const auto& o : kv.second.options) present = present || o.name == spec.name;
+      if (!present) kv.second.options.push_back(spec);
+    }
+  }
+}
+
 const MethodInfo& MethodRegistry::get(const std::string& name) const {
+  attach_modifier_options();
   auto it = methods_.find(name);
   if (it == methods_.end()) {
     std::string msg = "unknown method '" + name + "'; registered methods: " + names_joined();
@@ -39,6 +55,7 @@ const MethodInfo& MethodRegistry::get(const std::string& name) const {
 }
 
 std::vector<const MethodInfo*> MethodRegistry::all() const {
+  attach_modifier_options();
   std::vector<const MethodInfo*> out;
   for (const auto& kv : methods_) out.push_back(&kv.second);
   return out;

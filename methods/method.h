@@ -59,6 +59,9 @@ struct MethodInfo {
   std::string description;
   std::vector<OptionSpec> options;
   std::function<std::unique_ptr<Method>()> make;
+  // A matching method: the matching modifiers' options (fyi, ...) are added to its schema the
+  // first time the registry is read, and it builds a MatchingSeam from its options.
+  bool matching = false;
 };
 
 class MethodRegistry {
@@ -72,7 +75,11 @@ class MethodRegistry {
   std::string names_joined() const;
 
  private:
-  std::map<std::string, MethodInfo> methods_;
+  // Adds the matching modifiers' options to matching methods. Done on first read because static
+  // registration order across files is unspecified.
+  void attach_modifier_options() const;
+  mutable std::map<std::string, MethodInfo> methods_;
+  mutable bool modifiers_attached_ = false;
 };
 
 // An option the method does not declare (yet): suites may encode options of later work.

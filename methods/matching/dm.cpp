@@ -7,6 +7,7 @@
 #include "harness/augment/dsa.h"
 #include "harness/nets/net.h"
 #include "methods/common.h"
+#include "methods/matching/seam.h"
 
 namespace ddb {
 namespace {
@@ -26,6 +27,7 @@ class DistributionMatching : public Method {
     std::mt19937_64 siamese_rng(ctx.seed ^ 0x5eedULL);  // the reference draws these from the clock
     const int64_t iterations = o.integer("iterations");
     const int64_t batch_real = o.integer("batch_real");
+    const MatchingSeam seam(o);
     double last = 0;
     // `for it in range(Iteration + 1)`: the reference takes Iteration + 1 pixel steps.
     for (int64_t it = 0; it <= iterations; ++it) {
@@ -33,10 +35,12 @@ class DistributionMatching : public Method {
       net->to(ctx.device);
       net->train();
       for (auto& p : net->parameters()) p.set_requires_grad(false);
-      torch::Tensor loss = torch::zeros({}, torch::TensorOptions().device(ctx.device));
+      std::vector<torch::Tensor> terms;  // one per class
       for (int64_t c = 0; c < info.num_classes; ++c) {
         torch::Tensor real = ctx.data.sample_class(c, batch_real).to(ctx.device);
-        torch::Tensor s = syn.narrow(0, c * ctx.ipc, ctx.ipc);
+        torch::Tensor s = seam.transform_synthetic({syn.narrow(0, c * ctx.ipc, ctx.ipc),
+                                                    init.labels.narrow(0, c * ctx.ipc, ctx.ipc)})
+                              .images;
         if (use_dsa) {
           const int64_t seed = static_cast<int64_t>(siamese_rng() % 100000);
           real = dsa(real, seed);
@@ -44,10 +48,12 @@ class DistributionMatching : public Method {
         }
         const torch::Tensor er = net->embed(real).detach();
         const torch::Tensor es = net->embed(s);
-        loss = loss + (er.mean(0) - es.mean(0)).pow(2).sum();
+        terms.push_back((er.mean(0) - es.mean(0)).pow(2).sum());
       }
+      const torch::Tensor loss = seam.reduce(stack_terms(terms));
       opt.zero_grad();
       loss.backward();
+      seam.on_pixel_gradient(syn);
       opt.step();
       last = loss.item<double>();
       check_finite(last, "dm matching", it);
@@ -57,6 +63,7 @@ class DistributionMatching : public Method {
     out.images = syn.detach().cpu();
     out.labels = init.labels;
     out.meta["final_loss"] = last;
+    out.meta["modifiers"] = seam.active();
     return out;
   }
 };
@@ -73,6 +80,7 @@ DDBENCH_REGISTER_METHOD(MethodInfo{
      {"init", "string", "real", "real | noise"},
      {"dsa", "bool", true, "Siamese DSA on real and synthetic batches"},
      {"dsa_strategy", "string", "", "DSA strategy; empty = the dataset's default (no flip for digits)"}},
-    [] { return std::make_unique<DistributionMatching>(); }});
+    [] { return std::make_unique<DistributionMatching>(); },
+    /*matching=*/true});
 
 }  // namespace ddb

@@ -1,0 +1,61 @@
+#include "methods/matching/seam.h"
+
+namespace ddb {
+
+ModifierRegistry& ModifierRegistry::instance() {
+  static ModifierRegistry registry;
+  return registry;
+}
+
+bool ModifierRegistry::add(ModifierInfo info) {
+  for (const auto& m : modifiers_)
+    if (m.name == info.name) throw std::logic_error("matching modifier '" + info.name + "' registered twice");
+  modifiers_.push_back(std::move(info));
+  return true;
+}
+
+std::vector<OptionSpec> ModifierRegistry::option_specs() const {
+  std::vector<OptionSpec> out;
+  for (const auto& m : modifiers_) out.insert(out.end(), m.options.begin(), m.options.end());
+  return out;
+}
+
+MatchingSeam::MatchingSeam(const Options& options) {
+  for (const auto& info : ModifierRegistry::instance().all()) {
+    if (!info.enabled(options)) continue;
+    modifiers_.push_back(info.make(options));
+    names_.push_back(info.name);
+  }
+}
+
+SynBatch MatchingSeam::transform_synthetic(SynBatch batch) const {
+  for (const auto& m : modifiers_) batch = m->transform_synthetic(std::move(batch));
+  return batch;
+}
+
+torch::Tensor MatchingSeam::reduce(const torch::Tensor& per_term) const {
+  for (const auto& m : modifiers_) {
+    torch::Tensor r = m->reduce(per_term);
+    if (r.defined()) return r;
+  }
+  return per_term.sum();
+}
+
+void MatchingSeam::on_pixel_gradient(const torch::Tensor& images) const {
+  if (modifiers_.empty()) return;
+  torch::Tensor g = images.grad();
+  if (!g.defined()) return;
+  torch::NoGradGuard no_grad;
+  for (const auto& m : modifiers_) m->on_pixel_gradient(g);
+  if (!g.is_same(images.grad())) images.mutable_grad() = g;
+}
+
+torch::Tensor stack_terms(const std::vector<torch::Tensor>& terms) {
+  if (terms.empty()) return torch::zeros({0});
+  std::vector<torch::Tensor> flat;
+  flat.reserve(terms.size());
+  for (const auto& t : terms) flat.push_back(t.reshape({1}));
+  return torch::cat(flat);
+}
+
+}  // namespace ddb
