@@ -50,26 +50,26 @@ TEST(Plan, EqualConfigurationsShareJobs) {
 }
 
 TEST(Plan, CellsThatCannotRunSayWhy) {
-  const Suite s = suite_from(R"(  - {id: m, method: mtt}
+  const Suite s = suite_from(R"(  - {id: m, method: cafe}
   - {id: d, method: random, dataset: cifar10}
   - {id: g, method: random, requires: [gpu]}
   - {id: p, method: random, requires: ["pretrained:stylegan-xl"]}
   - {id: o, method: random, metric: fpr95}
-  - {id: x, method: dm, options: {fyi: true}}
+  - {id: x, method: dm, options: {lambda_oe: 0.5}}
   - {id: n, method: random, eval: {net: ViT}}
 )");
   PlanEnv env = cpu();
   env.data.data_root = "/nonexistent-ddbench-data";
   const auto cells = plan_suite(s, env);
   EXPECT_EQ(cells[0].status, Status::Unimplemented);
-  EXPECT_EQ(cells[0].reason, "method mtt");
+  EXPECT_EQ(cells[0].reason, "method cafe");
   EXPECT_EQ(cells[1].status, Status::DatasetMissing);
   EXPECT_NE(cells[1].reason.find("/nonexistent-ddbench-data"), std::string::npos) << cells[1].reason;
   EXPECT_EQ(cells[2].status, Status::NeedsGpu);
   EXPECT_EQ(cells[3].status, Status::NeedsPretrained);
   EXPECT_EQ(cells[4].status, Status::Unimplemented);
   EXPECT_EQ(cells[5].status, Status::Unimplemented);
-  EXPECT_NE(cells[5].reason.find("fyi"), std::string::npos);
+  EXPECT_NE(cells[5].reason.find("lambda_oe"), std::string::npos) << cells[5].reason;
   EXPECT_EQ(cells[6].status, Status::Unimplemented);
   for (const auto& c : cells) EXPECT_FALSE(c.run.has_value());
 }
