@@ -17,6 +17,11 @@ namespace ddb {
 
 std::string device_name(torch::Device d) { return d.str(); }
 
+std::string default_cache_dir() {
+  const char* env = std::getenv("DDBENCH_CACHE");
+  return env && *env ? env : "cache";
+}
+
 namespace {
 
 std::string hostname() {
@@ -42,7 +47,7 @@ JobOutput execute_job(const Job& job, const LoadedDataset& data, const RunnerOpt
   const Options options(cfg.at("options"));
   torch::manual_seed(job.seed);
   DistillContext ctx{data, cfg.at("ipc").get<int64_t>(), cfg.at("distill_net").get<std::string>(), options, job.seed,
-                     opts.device, progress};
+                     opts.device, progress, opts.cache_dir};
   std::unique_ptr<Method> method = info.make();
   JobOutput out;
   out.set = method->distill(ctx);

@@ -10,12 +10,16 @@
 
 namespace ddb {
 
+// $DDBENCH_CACHE, else ./cache.
+std::string default_cache_dir();
+
 struct RunnerOptions {
   torch::Device device = torch::kCPU;
   LoadOptions data;
   bool retry_failed = false;
   int shard_index = 0, shard_count = 1;  // run jobs with index % count == index (Slurm arrays)
   bool quiet = false;
+  std::string cache_dir = default_cache_dir();  // expert trajectories and other reusable artefacts
 };
 
 struct RunSummary {

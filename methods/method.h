@@ -43,6 +43,8 @@ struct DistillContext {
   uint64_t seed = 0;            // derived from the run identity; the runner also seeds torch with it
   torch::Device device = torch::kCPU;
   ProgressFn progress;
+  // Where reusable artefacts live (expert trajectories, ...): content-addressed, shared by runs.
+  std::string cache_dir = "cache";
 };
 
 class Method {
