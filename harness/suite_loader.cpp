@@ -31,7 +31,17 @@ std::optional<json> Suite::spec_at(const Cell& cell, const std::string& tier) co
   if (tier == "paper") return cell.spec;
   auto it = tiers.find(tier);
   if (it == tiers.end()) return std::nullopt;
-  json spec = merge_json(cell.spec, it->second);
+  // A profile's `options` reach every cell; `method_options: {dm: {...}}` only the cells of that method
+  // (so a cpu profile can cut DM's iterations without giving `random` an option it does not have).
+  json profile = it->second;
+  json by_method = json::object();
+  if (profile.contains("method_options")) {
+    by_method = profile.at("method_options");
+    profile.erase("method_options");
+  }
+  json spec = merge_json(cell.spec, profile);
+  const std::string method = spec.value("method", "");
+  if (by_method.contains(method)) spec["options"] = merge_json(spec.value("options", json::object()), by_method.at(method));
   if (auto own = cell.tiers.find(tier); own != cell.tiers.end()) spec = merge_json(spec, own->second);
   return spec;
 }
@@ -222,8 +232,14 @@ Suite load_suite(const std::string& path) {
         ck.error(kv.second, "tiers." + name, "must be a mapping of run fields");
         continue;
       }
-      ck.keys(kv.second, kRunKeys, "tiers." + name);
+      std::set<std::string> profile_keys = kRunKeys;
+      profile_keys.insert("method_options");
+      ck.keys(kv.second, profile_keys, "tiers." + name);
       ck.run_fields(kv.second, "tiers." + name);
+      if (const YAML::Node mo = kv.second["method_options"]; mo && ck.is_map(mo, "tiers." + name + ".method_options")) {
+        for (const auto& m : mo)
+          ck.is_map(m.second, "tiers." + name + ".method_options." + m.first.as<std::string>());
+      }
       s.tiers[name] = yaml_to_json(kv.second);
     }
   }

@@ -116,3 +116,20 @@ TEST(SuiteLoader, MergeJsonIsDeepForMapsOnly) {
   EXPECT_EQ(m["a"]["y"], 3);
   EXPECT_EQ(m["l"], json::array({9}));
 }
+
+// A cpu profile can cut one method's options without handing them to methods that lack them.
+TEST(SuiteLoader, TierMethodOptionsReachOnlyThatMethod) {
+  std::string text = kGood;
+  text.replace(text.find("    seeds: 2\n"), 13, "    seeds: 2\n    method_options: {dm: {iterations: 7}}\n");
+  const auto dir = temp_dir("suite");
+  const Suite s = load_suite(write_file(dir / "mo.yaml", text));
+  const json a = *s.spec_at(s.cells[0], "cpu");
+  EXPECT_EQ(a["options"]["iterations"], 7);
+  EXPECT_FALSE(a.contains("method_options"));
+  const json b = *s.spec_at(s.cells[1], "cpu");  // random
+  EXPECT_FALSE(b.contains("options") && b["options"].contains("iterations")) << b.dump();
+  EXPECT_EQ(s.spec_at(s.cells[0], "paper")->value("options", json::object()).count("iterations"), 0u);
+  std::string bad = kGood;
+  bad.replace(bad.find("    seeds: 2\n"), 13, "    seeds: 2\n    method_options: {dm: 7}\n");
+  EXPECT_NE(load_error(bad).find("tiers.cpu.method_options.dm"), std::string::npos) << load_error(bad);
+}
