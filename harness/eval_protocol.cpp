@@ -37,8 +37,10 @@ const ProtocolInfo* find_protocol(const std::string& name) {
 }
 
 json EvalSpec::to_json() const {
-  return json{{"protocol", protocol}, {"net", net},         {"epochs", epochs},       {"augment", augment},
-              {"runs", runs},         {"batch_train", batch_train}, {"lr_net", lr_net}, {"dsa_strategy", dsa_strategy}};
+  json j{{"protocol", protocol}, {"net", net},         {"epochs", epochs},       {"augment", augment},
+         {"runs", runs},         {"batch_train", batch_train}, {"lr_net", lr_net}, {"dsa_strategy", dsa_strategy}};
+  if (selection != "last") j["selection"] = selection;  // absent = last: older configurations keep their hash
+  return j;
 }
 
 EvalSpec EvalSpec::from_json(const json& j) {
@@ -59,6 +61,9 @@ EvalSpec EvalSpec::from_json(const json& j) {
   s.batch_train = j.value("batch_train", s.batch_train);
   s.lr_net = j.value("lr_net", s.lr_net);
   s.dsa_strategy = str_or(j, "dsa_strategy", s.dsa_strategy);
+  s.selection = str_or(j, "selection", s.selection);
+  if (s.selection != "last" && s.selection != "best_iter")
+    throw UserError("eval.selection '" + s.selection + "' is not supported (last, best_iter)");
   return s;
 }
 

@@ -18,6 +18,11 @@ struct EvalSpec {
   int64_t batch_train = 256;
   double lr_net = 0.01;       // `dc`; `mtt` uses the set's learned lr
   std::string dsa_strategy;   // empty: the dataset's default (no flip for digits)
+  // Which number a run reports: `last` = the evaluation of the final set (VICO, DC-BENCH);
+  // `best_iter` = the best mean over the distillation's evaluation points (MTT distill.py
+  // best_acc). Recorded in to_json() when not `last` (so existing configuration hashes stay);
+  // the planner reports best_iter cells as unimplemented until intermediate sets are evaluated.
+  std::string selection = "last";
 
   json to_json() const;
   // From a suite cell's `eval` mapping; unknown protocol -> UserError listing them.

@@ -11,7 +11,7 @@ const std::vector<MetricInfo>& metric_infos() {
       {"aupr_out", true, "%", "area under precision-recall, OOD as positive", false},
       {"worst_group_accuracy", true, "%", "lowest accuracy over groups / clusters / subpopulations", false},
       {"accuracy_drop", false, "%", "accuracy lost under a shift or corruption", false},
-      {"unequalness", false, "", "FYI: method distance between a set and its flipped copy", false},
+      {"unequalness", false, "", "FYI: method distance between a set and its flipped copy (a set metric)", true},
       {"time_s", false, "s", "wall time of the distillation", false},
       {"memory_gb", false, "GB", "peak memory of the distillation", false},
       {"forgetting", false, "%", "continual learning: accuracy forgotten", false},

@@ -4,6 +4,7 @@
 #include "harness/eval_protocol.h"
 #include "harness/metrics.h"
 #include "harness/nets/net.h"
+#include "harness/set_metrics.h"
 #include "methods/method.h"
 
 namespace ddb {
@@ -90,6 +91,9 @@ PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) 
       return not_runnable(p, Status::DatasetMissing, dataset + " (looked in " + where + ")");
     }
     EvalSpec es = EvalSpec::from_json(eval_j);
+    // MTT-style reporting (best mean over distillation evaluation points) needs the intermediate
+    // synthetic sets evaluated; the runner evaluates the final set only.
+    if (es.selection == "best_iter") return not_runnable(p, Status::Unimplemented, "selection best_iter");
     rc.config = {{"method", method},
                  {"options", resolve_options(registry.get(method), spec.value("options", json::object()))},
                  {"dataset", dataset},
@@ -101,6 +105,9 @@ PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) 
   } catch (const UserError& e) {
     return not_runnable(p, Status::Invalid, e.what());
   }
+  // A set metric is computed by its own job (harness/set_metrics.h): the metric joins the
+  // configuration so such a cell never shares a job with an accuracy cell of the same options.
+  if (SetMetricRegistry::instance().find(metric)) rc.config["metric"] = metric;
   rc.hash = short_hash(rc.config.dump());
   rc.seeds = spec.value("seeds", 1);
   rc.metric = metric;

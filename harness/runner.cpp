@@ -10,7 +10,9 @@
 #include "harness/eval_protocol.h"
 #include "harness/progress_printer.h"
 #include "harness/runtime.h"
+#include "harness/set_metrics.h"
 #include "harness/synset_io.h"
+#include "harness/zca.h"
 #include "methods/method.h"
 
 namespace ddb {
@@ -30,19 +32,38 @@ std::string hostname() {
   return buf;
 }
 
-// Datasets are loaded once per process and shared by all jobs that use them.
-const LoadedDataset& cached_dataset(const std::string& name, const LoadOptions& opts) {
+// Datasets are loaded once per process and shared by all jobs that use them; the ZCA-whitened
+// copy (fit on the train split) likewise.
+const LoadedDataset& cached_dataset(const std::string& name, const LoadOptions& opts, bool zca = false) {
   static std::map<std::string, std::unique_ptr<LoadedDataset>> cache;
-  auto it = cache.find(name);
-  if (it == cache.end()) it = cache.emplace(name, std::make_unique<LoadedDataset>(load_dataset(name, opts))).first;
+  const std::string key = zca ? name + "+zca" : name;
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    auto d = zca ? std::make_unique<LoadedDataset>(with_zca(cached_dataset(name, opts)))
+                 : std::make_unique<LoadedDataset>(load_dataset(name, opts));
+    it = cache.emplace(key, std::move(d)).first;
+  }
   return *it->second;
+}
+
+// Methods that train on whitened data (MTT and its followers' --zca) declare a `zca` option.
+bool wants_zca(const json& config) {
+  const auto o = config.find("options");
+  if (o == config.end() || !o->is_object()) return false;
+  const auto z = o->find("zca");
+  return z != o->end() && z->is_boolean() && z->get<bool>();
 }
 
 }  // namespace
 
-JobOutput execute_job(const Job& job, const LoadedDataset& data, const RunnerOptions& opts, const ProgressFn& progress,
+JobOutput execute_job(const Job& job, const LoadedDataset& loaded, const RunnerOptions& opts, const ProgressFn& progress,
                       const std::string& synset_path) {
   const json& cfg = job.run.config;
+  // `zca: true`: distillation and evaluation both see the whitened train/test (run_jobs passes the
+  // cached whitened copy; ddbench distill passes the loaded data, whitened here).
+  std::unique_ptr<LoadedDataset> whitened;
+  if (wants_zca(cfg) && !has_zca(loaded)) whitened = std::make_unique<LoadedDataset>(with_zca(loaded));
+  const LoadedDataset& data = whitened ? *whitened : loaded;
   const MethodInfo& info = MethodRegistry::instance().get(cfg.at("method").get<std::string>());
   const Options options(cfg.at("options"));
   torch::manual_seed(job.seed);
@@ -62,7 +83,15 @@ JobOutput execute_job(const Job& job, const LoadedDataset& data, const RunnerOpt
   out.set.meta["git_commit"] = git_commit();
   if (!synset_path.empty()) save_synset(out.set, synset_path);
   const SyntheticSet train_set = method->decode(out.set, options);
-  const EvalSpec es = EvalSpec::from_json(cfg.at("eval"));
+  // A set metric (harness/set_metrics.h) is measured on the set itself: no evaluation networks.
+  if (const SetMetricFn* set_metric = SetMetricRegistry::instance().find(str_or(cfg, "metric", ""))) {
+    out.metrics.push_back({0, cfg.at("metric").get<std::string>(), (*set_metric)(train_set, data, cfg, job.seed, opts.device)});
+    return out;
+  }
+  EvalSpec es = EvalSpec::from_json(cfg.at("eval"));
+  // A method whose reference trains its evaluation networks with its own batch size (IDM's
+  // --batch_train 128 on ImageNet) records it in the set's metadata.
+  if (train_set.meta.contains("eval_batch_train")) es.batch_train = train_set.meta["eval_batch_train"].get<int64_t>();
   for (int r = 0; r < es.runs; ++r) {
     const std::string phase = "eval " + std::to_string(r + 1) + "/" + std::to_string(es.runs);
     const EvalRunResult er =
@@ -126,7 +155,8 @@ RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOpti
     const auto jt0 = std::chrono::steady_clock::now();
     ++sum.ran;
     try {
-      const LoadedDataset& data = cached_dataset(job->run.config.at("dataset").get<std::string>(), opts.data);
+      const LoadedDataset& data =
+          cached_dataset(job->run.config.at("dataset").get<std::string>(), opts.data, wants_zca(job->run.config));
       rec.provenance["dataset_identity"] = data.identity;
       auto progress = [&printer](const std::string& phase, long done, long total) { printer.update(phase, done, total); };
       JobOutput out = execute_job(*job, data, opts, progress, rec.synset_path);
@@ -139,7 +169,7 @@ RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOpti
         std::snprintf(b, sizeof b, "%s%.2f", accs.empty() ? "" : " ", m.value);
         accs += b;
       }
-      printer.end_job("done, accuracy " + accs);
+      printer.end_job("done, " + (out.metrics.empty() ? std::string("accuracy") : out.metrics.front().metric) + " " + accs);
     } catch (const std::exception& e) {
       // A diverging or crashing job is recorded with its reason; the others go on.
       rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - jt0).count();

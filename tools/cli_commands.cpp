@@ -19,6 +19,7 @@
 #include "harness/runtime.h"
 #include "harness/suite.h"
 #include "harness/synset_io.h"
+#include "harness/zca.h"
 #include "methods/method.h"
 
 namespace ddb::cli {
@@ -195,7 +196,7 @@ void register_commands(CLI::App& app) {
     auto* c = app.add_subcommand("run", "Run suites: plan jobs (cells x seeds), distill, evaluate, store, check, report");
     static Common o;
     static std::vector<std::string> suites;
-    static std::string report_dir = "reports", shard = "0/1";
+    static std::string report_dir = "reports", shard = "0/1", cache_dir = default_cache_dir();
     static bool retry_failed = false, no_report = false, quiet = false;
     c->add_option("suites", suites, "suite files or directories")->required();
     add_common(c, o, true);
@@ -204,6 +205,8 @@ void register_commands(CLI::App& app) {
     c->add_flag("--no-report", no_report, "do not write reports");
     c->add_option("--shard", shard, "i/n: run only every n-th job starting at i (Slurm array tasks)")->capture_default_str();
     c->add_flag("-q,--quiet", quiet, "no progress lines");
+    c->add_option("--cache", cache_dir, "reusable artefacts such as expert trajectories (default $DDBENCH_CACHE, else ./cache)")
+        ->capture_default_str();
     c->callback(guarded([] {
       init_runtime(o.threads);
       const PlanEnv env = make_env(o);
@@ -216,6 +219,7 @@ void register_commands(CLI::App& app) {
       ro.data = env.data;
       ro.retry_failed = retry_failed;
       ro.quiet = quiet;
+      ro.cache_dir = cache_dir;
       if (std::sscanf(shard.c_str(), "%d/%d", &ro.shard_index, &ro.shard_count) != 2 || ro.shard_count < 1 ||
           ro.shard_index < 0 || ro.shard_index >= ro.shard_count)
         throw UserError("--shard must be i/n with 0 <= i < n, got '" + shard + "'");
@@ -366,7 +370,7 @@ void register_commands(CLI::App& app) {
   // ---- distill / evaluate ----------------------------------------------------------------------
   {
     auto* c = app.add_subcommand("distill", "Distill one synthetic set and save it (tensor file + JSON sidecar)");
-    static std::string method, dataset, out, net = "ConvNet", data_root, device = "auto";
+    static std::string method, dataset, out, net = "ConvNet", data_root, device = "auto", cache_dir = default_cache_dir();
     static int64_t ipc = 10, seed = 0;
     static int threads = 0;
     static std::vector<std::string> opts;
@@ -380,6 +384,8 @@ void register_commands(CLI::App& app) {
     c->add_option("--data-root", data_root, "where datasets live");
     c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
     c->add_option("--threads", threads, "intra-op threads (default: all cores)");
+    c->add_option("--cache", cache_dir, "reusable artefacts such as expert trajectories (default $DDBENCH_CACHE, else ./cache)")
+        ->capture_default_str();
     c->callback(guarded([] {
       init_runtime(threads);
       json options = json::object();
@@ -400,6 +406,7 @@ void register_commands(CLI::App& app) {
       const LoadedDataset data = load_dataset(dataset, lo);
       RunnerOptions ro;
       ro.device = resolve_device(device);
+      ro.cache_dir = cache_dir;
       long last = -1;
       auto progress = [&last](const std::string& phase, long done, long total) {
         const long pct = total ? done * 100 / total : 0;
@@ -416,6 +423,7 @@ void register_commands(CLI::App& app) {
     static std::string file, dataset, protocol = "dc", net = "ConvNet", augment = "none", data_root, device = "auto";
     static int64_t epochs = 300, runs = 1, seed = 0;
     static int threads = 0, index = 0;
+    static bool zca = false;
     c->add_option("file", file, "tensor file: {'images','labels'} dict, (images, labels) pair, or list of pairs")->required();
     c->add_option("--dataset", dataset, "dataset whose test split is used (default: the sidecar's)");
     c->add_option("--protocol", protocol, "eval protocol (ddbench list protocols)")->capture_default_str();
@@ -428,6 +436,8 @@ void register_commands(CLI::App& app) {
     c->add_option("--data-root", data_root, "where datasets live");
     c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
     c->add_option("--threads", threads, "intra-op threads (default: all cores)");
+    c->add_flag("--zca", zca, "ZCA-whiten the test split (fit on train, eps 0.1) for sets distilled on whitened data; "
+                              "automatic when the sidecar's options have zca: true");
     c->callback(guarded([] {
       init_runtime(threads);
       SyntheticSet set = load_synset(file, index);
@@ -435,7 +445,14 @@ void register_commands(CLI::App& app) {
       if (ds.empty()) throw UserError("--dataset is required (the file has no sidecar naming one)");
       LoadOptions lo;
       lo.data_root = data_root;
-      const LoadedDataset data = load_dataset(ds, lo);
+      LoadedDataset data = load_dataset(ds, lo);
+      // A set distilled on whitened data lives in whitened space: its test split must go through the
+      // same fit, or accuracy drops to chance (MTT issue #11).
+      const json* so = set.meta.contains("options") ? &set.meta.at("options") : nullptr;
+      if (zca || (so && so->is_object() && so->contains("zca") && so->at("zca").is_boolean() && so->at("zca").get<bool>())) {
+        data = with_zca(data);
+        std::cerr << "ZCA-whitened " << ds << " (" << data.identity << ")\n";
+      }
       const auto& sh = data.info.shape;
       if (set.images.size(1) != sh.channels || set.images.size(2) != sh.height || set.images.size(3) != sh.width)
         throw UserError(file + ": images are " + std::to_string(set.images.size(1)) + "x" +
@@ -463,6 +480,7 @@ void register_commands(CLI::App& app) {
     }));
   }
   register_suite_commands(app);
+  register_experts_command(app);
 }
 
 }  // namespace ddb::cli

@@ -6,4 +6,5 @@ void register_commands(CLI::App& app);
 int exit_code();
 void set_exit_code(int code);
 void register_suite_commands(CLI::App& app);
+void register_experts_command(CLI::App& app);  // cli_experts.cpp
 }  // namespace ddb::cli

@@ -2,11 +2,9 @@
 // freshly initialised network with frozen weights; for every class the mean embedding of a
 // Siamese-augmented real batch is matched to that of the (identically augmented) synthetic images;
 // the squared distances are summed over classes and the pixels take one SGD step.
-#include <random>
-
-#include "harness/augment/dsa.h"
 #include "harness/nets/net.h"
 #include "methods/common.h"
+#include "methods/matching/distribution_matching.h"
 #include "methods/matching/seam.h"
 
 namespace ddb {
@@ -17,14 +15,10 @@ class DistributionMatching : public Method {
   SyntheticSet distill(const DistillContext& ctx) override {
     const Options& o = ctx.options;
     const auto& info = ctx.data.info;
-    SyntheticSet init = o.str("init") == "noise" ? noise_init(info, ctx.ipc) : real_init(ctx.data, ctx.ipc);
-    if (o.str("init") != "noise" && o.str("init") != "real")
-      throw UserError("dm: option init must be 'real' or 'noise', got '" + o.str("init") + "'");
+    const SyntheticSet init = matching_init(ctx, o.str("init"), "dm");
     torch::Tensor syn = init.images.to(ctx.device).detach().requires_grad_(true);
     torch::optim::SGD opt({syn}, torch::optim::SGDOptions(o.real("lr_img")).momentum(o.real("momentum")));
-    const bool use_dsa = o.flag("dsa");
-    const Dsa dsa(o.str("dsa_strategy").empty() ? Dsa::default_strategy_for(info.name) : o.str("dsa_strategy"));
-    std::mt19937_64 siamese_rng(ctx.seed ^ 0x5eedULL);  // the reference draws these from the clock
+    SiameseDsa dsa(o.flag("dsa"), o.str("dsa_strategy"), info.name, ctx.seed);
     const int64_t iterations = o.integer("iterations");
     const int64_t batch_real = o.integer("batch_real");
     const MatchingSeam seam(o);
@@ -41,14 +35,8 @@ class DistributionMatching : public Method {
         torch::Tensor s = seam.transform_synthetic({syn.narrow(0, c * ctx.ipc, ctx.ipc),
                                                     init.labels.narrow(0, c * ctx.ipc, ctx.ipc)})
                               .images;
-        if (use_dsa) {
-          const int64_t seed = static_cast<int64_t>(siamese_rng() % 100000);
-          real = dsa(real, seed);
-          s = dsa(s, seed);
-        }
-        const torch::Tensor er = net->embed(real).detach();
-        const torch::Tensor es = net->embed(s);
-        terms.push_back((er.mean(0) - es.mean(0)).pow(2).sum());
+        dsa.apply(real, s);
+        terms.push_back(mean_embedding_distance(net->embed(real).detach(), net->embed(s)));
       }
       const torch::Tensor loss = seam.reduce(stack_terms(terms));
       opt.zero_grad();

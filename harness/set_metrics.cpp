@@ -1,0 +1,23 @@
+#include "harness/set_metrics.h"
+
+#include <stdexcept>
+
+namespace ddb {
+
+SetMetricRegistry& SetMetricRegistry::instance() {
+  static SetMetricRegistry registry;
+  return registry;
+}
+
+bool SetMetricRegistry::add(const std::string& name, SetMetricFn fn) {
+  if (!metrics_.emplace(name, std::move(fn)).second)
+    throw std::logic_error("set metric '" + name + "' registered twice");
+  return true;
+}
+
+const SetMetricFn* SetMetricRegistry::find(const std::string& name) const {
+  const auto it = metrics_.find(name);
+  return it == metrics_.end() ? nullptr : &it->second;
+}
+
+}  // namespace ddb

@@ -1,0 +1,216 @@
+// `dc` and `dsa`: dataset condensation by gradient matching (reference VICO-UoE/DatasetCondensation
+// main.py). Per iteration a freshly initialised net; per outer step, for every class, the gradient
+// of the cross-entropy w.r.t. the net's parameters on a real batch is matched to the one on the
+// class's synthetic images (distance `dis_metric`), the summed distance takes one SGD step on the
+// pixels, and the net trains `inner_loop` epochs on the synthetic set before the next outer step.
+// `dsa` is the same loop with Siamese DSA on both batches and DSA in the inner-loop training.
+#include "methods/matching/gradient_matching.h"
+
+#include "methods/common.h"
+#include "methods/matching/gradient_distance.h"
+
+namespace ddb {
+
+MatchingLoops get_loops(int64_t ipc) {
+  switch (ipc) {
+    case 1: return {1, 1};
+    case 10: return {10, 50};
+    case 20: return {20, 25};
+    case 30: return {30, 20};
+    case 40: return {40, 15};
+    case 50: return {50, 10};
+    default:
+      throw UserError("the reference's get_loops defines outer/inner loops only for IPC 1, 10, 20, 30, 40, 50 (got " +
+                      std::to_string(ipc) + "); give options outer_loop and inner_loop");
+  }
+}
+
+MatchingLoops resolve_loops(int64_t ipc, int64_t outer_loop, int64_t inner_loop) {
+  if (outer_loop < 0 || inner_loop < 0)
+    throw UserError("options outer_loop and inner_loop must be >= 0 (0 = the reference's get_loops(ipc))");
+  if (outer_loop > 0 && inner_loop > 0) return {outer_loop, inner_loop};
+  MatchingLoops l = get_loops(ipc);
+  if (outer_loop > 0) l.outer = outer_loop;
+  if (inner_loop > 0) l.inner = inner_loop;
+  return l;
+}
+
+TrainSchedule inner_loop_schedule(double lr_net, int64_t inner_loop, int64_t batch_train,
+                                  std::function<torch::Tensor(const torch::Tensor&)> augment) {
+  TrainSchedule s;
+  s.epochs = inner_loop - 1;  // train_classifier trains epochs + 1; the reference `for il in range(inner_loop)`
+  s.lr = lr_net;
+  s.momentum = 0.0;
+  s.weight_decay = 0.0;
+  s.batch = batch_train;
+  s.lr_drop = false;
+  s.augment = std::move(augment);
+  return s;
+}
+
+bool freeze_batchnorm_stats(NetImpl& net, const LoadedDataset& data, int64_t per_class, torch::Device device) {
+  // The reference tests `'BatchNorm' in module._get_name()`; LibTorch's names are
+  // "torch::nn::BatchNorm2dImpl" etc.
+  std::vector<std::shared_ptr<torch::nn::Module>> bn;
+  for (const auto& m : net.modules(/*include_self=*/false))
+    if (m->name().find("BatchNorm") != std::string::npos) bn.push_back(m);
+  if (bn.empty()) return false;
+  std::vector<torch::Tensor> parts;
+  for (int64_t c = 0; c < data.info.num_classes; ++c) parts.push_back(data.sample_class(c, per_class));
+  {
+    torch::NoGradGuard no_grad;
+    net.train();
+    net.forward(torch::cat(parts, 0).to(device));
+  }
+  for (const auto& m : bn) m->eval();
+  return true;
+}
+
+GradientMatchingStep::GradientMatchingStep(const LoadedDataset& data, int64_t ipc, const Options& o, bool use_dsa,
+                                           uint64_t seed, torch::Device device)
+    : data_(data),
+      ipc_(ipc),
+      batch_real_(o.integer("batch_real")),
+      batch_train_(o.integer("batch_train")),
+      lr_net_(o.real("lr_net")),
+      metric_(o.str("dis_metric")),
+      use_dsa_(use_dsa),
+      dsa_(use_dsa ? (o.str("dsa_strategy").empty() ? Dsa::default_strategy_for(data.info.name) : o.str("dsa_strategy"))
+                   : "none"),
+      seam_(o),
+      siamese_rng_(seed ^ 0x5eedULL),
+      device_(device) {
+  check_gradient_distance_metric(metric_);
+  if (batch_real_ < 1 || batch_train_ < 1) throw UserError("options batch_real and batch_train must be >= 1");
+}
+
+double GradientMatchingStep::outer_step(NetImpl& net, const torch::Tensor& syn, const torch::Tensor& labels,
+                                        torch::optim::Optimizer& pixel_optimizer) {
+  // main.py recomputes and freezes the BatchNorm statistics before every outer step (BNSizePC = 16);
+  // the inner loop's `epoch('train')` puts them back in train mode.
+  constexpr int64_t kBnImagesPerClass = 16;
+  freeze_batchnorm_stats(net, data_, kBnImagesPerClass, device_);
+  const std::vector<torch::Tensor> params = net.parameters();
+  std::vector<torch::Tensor> terms;
+  for (int64_t c = 0; c < data_.info.num_classes; ++c) {
+    torch::Tensor real = data_.sample_class(c, batch_real_).to(device_);
+    const torch::Tensor real_labels = torch::full({real.size(0)}, c, torch::TensorOptions().dtype(torch::kLong).device(device_));
+    SynBatch s = seam_.transform_synthetic({syn.narrow(0, c * ipc_, ipc_), labels.narrow(0, c * ipc_, ipc_)});
+    if (use_dsa_) {
+      const int64_t seed = static_cast<int64_t>(siamese_rng_() % 100000);
+      real = dsa_(real, seed);
+      s.images = dsa_(s.images, seed);
+    }
+    last_syn_batch_ = s.images.size(0);
+    const torch::Tensor loss_real = torch::nn::functional::cross_entropy(net.forward(real), real_labels);
+    std::vector<torch::Tensor> g_real = torch::autograd::grad({loss_real}, params);
+    for (auto& g : g_real) g = g.detach();
+    const torch::Tensor loss_syn = torch::nn::functional::cross_entropy(net.forward(s.images), s.labels.to(device_));
+    const std::vector<torch::Tensor> g_syn =
+        torch::autograd::grad({loss_syn}, params, /*grad_outputs=*/{}, /*retain_graph=*/true, /*create_graph=*/true);
+    for (auto& t : gradient_distance_terms(g_real, g_syn, metric_)) terms.push_back(std::move(t));
+  }
+  const torch::Tensor loss = seam_.reduce(stack_terms(terms));
+  pixel_optimizer.zero_grad();
+  // Gradient to the synthetic images only. The reference's loss.backward() also fills the net's
+  // .grad, which its inner loop zeroes before use; skipping that second-order work changes nothing.
+  torch::autograd::backward({loss}, /*grad_tensors=*/{}, /*retain_graph=*/c10::nullopt, /*create_graph=*/false, {syn});
+  seam_.on_pixel_gradient(syn);
+  pixel_optimizer.step();
+  return loss.item<double>();
+}
+
+void GradientMatchingStep::train_net(NetImpl& net, const torch::Tensor& syn, const torch::Tensor& labels,
+                                     int64_t inner_loop) const {
+  std::function<torch::Tensor(const torch::Tensor&)> augment;
+  if (use_dsa_) augment = [this](const torch::Tensor& x) { return dsa_(x, -1); };
+  // A detached copy, as the reference's copy.deepcopy(image_syn.detach()).
+  train_classifier(net, syn.detach().clone(), labels, inner_loop_schedule(lr_net_, inner_loop, batch_train_, augment));
+}
+
+namespace {
+
+class GradientMatching : public Method {
+ public:
+  explicit GradientMatching(bool use_dsa) : use_dsa_(use_dsa) {}
+
+  SyntheticSet distill(const DistillContext& ctx) override {
+    const Options& o = ctx.options;
+    const std::string name = use_dsa_ ? "dsa" : "dc";
+    const std::string init_kind = o.str("init");
+    if (init_kind != "noise" && init_kind != "real")
+      throw UserError(name + ": option init must be 'real' or 'noise', got '" + init_kind + "'");
+    const int64_t iterations = o.integer("iterations");
+    if (iterations < 0) throw UserError(name + ": option iterations must be >= 0");
+    const MatchingLoops loops = resolve_loops(ctx.ipc, o.integer("outer_loop"), o.integer("inner_loop"));
+    GradientMatchingStep step(ctx.data, ctx.ipc, o, use_dsa_, ctx.seed, ctx.device);
+
+    const auto& info = ctx.data.info;
+    const SyntheticSet init = init_kind == "noise" ? noise_init(info, ctx.ipc) : real_init(ctx.data, ctx.ipc);
+    const torch::Tensor syn = init.images.to(ctx.device).detach().requires_grad_(true);
+    const torch::Tensor labels = init.labels.to(ctx.device);
+    torch::optim::SGD pixel_opt({syn}, torch::optim::SGDOptions(o.real("lr_img")).momentum(o.real("momentum")));
+
+    double last = 0;
+    // `for it in range(Iteration + 1)`: Iteration + 1 iterations, each with a fresh net.
+    for (int64_t it = 0; it <= iterations; ++it) {
+      Net net = make_net(ctx.net, info.shape, info.num_classes);
+      net->to(ctx.device);
+      net->train();
+      double sum = 0;
+      for (int64_t ol = 0; ol < loops.outer; ++ol) {
+        const double loss = step.outer_step(*net, syn, labels, pixel_opt);
+        check_finite(loss, name + " gradient matching", it);
+        sum += loss;
+        if (ol == loops.outer - 1) break;  // no net training after the last pixel step
+        step.train_net(*net, syn, labels, loops.inner);
+      }
+      // The reference's printed loss_avg: per class and outer step.
+      last = sum / static_cast<double>(info.num_classes * loops.outer);
+      report(ctx.progress, "distill", it + 1, iterations + 1);
+    }
+    SyntheticSet out;
+    out.images = syn.detach().cpu();
+    out.labels = init.labels;
+    out.meta["final_loss"] = last;
+    out.meta["outer_loop"] = loops.outer;
+    out.meta["inner_loop"] = loops.inner;
+    out.meta["modifiers"] = step.seam().active();
+    return out;
+  }
+
+ private:
+  bool use_dsa_;
+};
+
+// One schema for both names; `dsa` adds the DSA strategy and starts from real images (the DSA
+// readme command uses --init real; DC's main.py default is noise).
+MethodInfo gradient_matching_info(bool use_dsa) {
+  std::vector<OptionSpec> options{
+      {"iterations", "int", 1000, "outer iterations, a fresh net each (reference --Iteration; Iteration+1 are run)"},
+      {"lr_img", "float", 0.1, "pixel SGD learning rate (reference --lr_img)"},
+      {"momentum", "float", 0.5, "pixel SGD momentum (reference main.py: SGD(image_syn, lr_img, momentum=0.5))"},
+      {"lr_net", "float", 0.01, "inner-loop net SGD learning rate, no momentum, no weight decay (reference --lr_net)"},
+      {"batch_real", "int", 256, "real images per class per outer step (reference --batch_real)"},
+      {"batch_train", "int", 256, "batch size of the inner-loop net training (reference --batch_train)"},
+      {"init", "string", use_dsa ? "real" : "noise",
+       use_dsa ? "real | noise (DSA readme command: --init real)" : "noise | real (reference main.py default: noise)"},
+      {"outer_loop", "int", 0, "pixel steps per iteration; 0 = the reference's get_loops(ipc)"},
+      {"inner_loop", "int", 0, "net-training epochs between pixel steps; 0 = the reference's get_loops(ipc)"},
+      {"dis_metric", "string", "ours", "gradient distance: ours (layer-wise, 1-D params ignored) | mse | cos"}};
+  if (use_dsa)
+    options.push_back({"dsa_strategy", "string", "", "DSA strategy; empty = the dataset's default (no flip for digits)"});
+  return MethodInfo{
+      use_dsa ? "dsa" : "dc",
+      use_dsa ? "DC gradient matching with Siamese DSA on real and synthetic batches and DSA in the inner loop"
+              : "gradient matching (DC): class-wise layer-wise gradient cosine distance, fresh random net per iteration",
+      options, [use_dsa] { return std::make_unique<GradientMatching>(use_dsa); },
+      /*matching=*/true};
+}
+
+}  // namespace
+
+DDBENCH_REGISTER_METHOD(gradient_matching_info(false));
+DDBENCH_REGISTER_METHOD(gradient_matching_info(true));
+
+}  // namespace ddb

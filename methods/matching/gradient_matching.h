@@ -1,0 +1,80 @@
+// Gradient matching (DC, Zhao et al. ICLR 2021; DSA, Zhao & Bilen ICML 2021), as the reference
+// VICO-UoE/DatasetCondensation main.py runs it. The pieces are exposed for tests and benchmarks;
+// the methods `dc` and `dsa` (gradient_matching.cpp) are the loop around them.
+#pragma once
+#include <cstdint>
+#include <random>
+#include <string>
+
+#include "harness/augment/dsa.h"
+#include "harness/nets/net.h"
+#include "harness/train.h"
+#include "methods/matching/seam.h"
+#include "methods/method.h"
+
+namespace ddb {
+
+struct MatchingLoops {
+  int64_t outer = 1;  // pixel steps per iteration (fresh net per iteration)
+  int64_t inner = 1;  // net-training epochs on the synthetic set between pixel steps
+};
+
+// The reference's get_loops(ipc): 1 -> (1, 1), 10 -> (10, 50), 20 -> (20, 25), 30 -> (30, 20),
+// 40 -> (40, 15), 50 -> (50, 10). Other IPCs -> UserError (the reference exits there).
+MatchingLoops get_loops(int64_t ipc);
+
+// outer_loop / inner_loop options, 0 meaning get_loops(ipc).
+MatchingLoops resolve_loops(int64_t ipc, int64_t outer_loop, int64_t inner_loop);
+
+// The inner-loop net training: `inner_loop` epochs of plain SGD (reference main.py:
+// `optimizer_net = torch.optim.SGD(net.parameters(), lr=args.lr_net)`: no momentum, no weight
+// decay, no lr drop), batch batch_train, shuffled. `augment` (DSA per-sample) may be empty.
+TrainSchedule inner_loop_schedule(double lr_net, int64_t inner_loop, int64_t batch_train,
+                                  std::function<torch::Tensor(const torch::Tensor&)> augment);
+
+// Freezes BatchNorm statistics the way main.py does before each pixel step (BNSizePC = 16): one
+// train-mode forward over `per_class` real images of every class (concatenated), which moves the
+// running statistics one momentum step towards that batch, then eval mode for the BatchNorm modules
+// only. Returns false (and does nothing) when the net has no BatchNorm module.
+bool freeze_batchnorm_stats(NetImpl& net, const LoadedDataset& data, int64_t per_class, torch::Device device);
+
+// One outer step and the inner loop of one DC/DSA iteration, on a given net.
+class GradientMatchingStep {
+ public:
+  // options: the resolved options of `dc` or `dsa` (batch_real, batch_train, lr_net, dis_metric,
+  // and dsa_strategy when use_dsa; the matching modifiers' options build the seam).
+  GradientMatchingStep(const LoadedDataset& data, int64_t ipc, const Options& options, bool use_dsa,
+                       uint64_t seed, torch::Device device);
+
+  // BatchNorm freeze (if any), then for each class: real batch and the class's synthetic images
+  // through the seam, Siamese DSA with one seed for both (if DSA), cross-entropy gradients of the
+  // net's parameters, gradient distance terms; all terms -> seam.reduce -> backward ->
+  // seam.on_pixel_gradient -> optimiser step on `syn`. Returns the loss (summed over classes).
+  // syn: [classes * ipc, C, H, W] leaf with requires_grad, class-major; labels int64 class-major.
+  double outer_step(NetImpl& net, const torch::Tensor& syn, const torch::Tensor& labels,
+                    torch::optim::Optimizer& pixel_optimizer);
+
+  // `inner_loop` epochs of net training on a detached copy of the synthetic set (DSA per-sample
+  // augmentation when DSA is on, as the reference's `epoch(..., aug=True if args.dsa)`).
+  void train_net(NetImpl& net, const torch::Tensor& syn, const torch::Tensor& labels, int64_t inner_loop) const;
+
+  // Size of the last synthetic batch the matching loss saw (after the seam's transform).
+  int64_t last_synthetic_batch() const { return last_syn_batch_; }
+  const MatchingSeam& seam() const { return seam_; }
+
+ private:
+  const LoadedDataset& data_;
+  int64_t ipc_;
+  int64_t batch_real_;
+  int64_t batch_train_;
+  double lr_net_;
+  std::string metric_;
+  bool use_dsa_;
+  Dsa dsa_;
+  MatchingSeam seam_;
+  std::mt19937_64 siamese_rng_;  // the reference draws Siamese seeds from the clock
+  torch::Device device_;
+  int64_t last_syn_batch_ = 0;
+};
+
+}  // namespace ddb

@@ -1,0 +1,431 @@
+#include "methods/trajectory/trajectory_matching.h"
+
+#include <ATen/Context.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+
+#include "harness/nets/net.h"
+#include "methods/common.h"
+
+namespace ddb {
+
+std::vector<OptionSpec> trajectory_option_specs() {
+  return {
+      {"iterations", "int", 5000, "distillation iterations (reference --Iteration; Iteration+1 are taken)"},
+      {"syn_steps", "int", 20, "student SGD steps on the synthetic set per iteration"},
+      {"expert_epochs", "int", 2, "expert epochs the student's syn_steps are matched to (target = start + this)"},
+      {"max_start_epoch", "int", 20,
+       "start epoch ~ U{0 .. max_start_epoch-1} (numpy randint(0, max_start_epoch): upper bound exclusive)"},
+      {"lr_img", "float", 1000.0, "pixel SGD learning rate"},
+      {"lr_lr", "float", 1e-5, "SGD learning rate of the learnable synthetic lr"},
+      {"lr_teacher", "float", 0.01, "expert training lr and the initial synthetic lr"},
+      {"batch_syn", "int", 0, "synthetic minibatch per student step; 0 = all images (the reference default)"},
+      {"num_experts", "int", 100, "expert trajectories (trained once into the cache, shared by runs)"},
+      {"expert_train_epochs", "int", 50, "epochs each expert is trained (reference buffer.py --train_epochs)"},
+      {"zca", "bool", false, "ZCA-whiten the data (applied by the runner before distillation and evaluation)"},
+      {"pix_init", "string", "real", "real | noise"},
+      {"eval_it", "int", 100, "the reference's evaluation interval (recorded; evaluation is the eval protocol's)"},
+      {"res", "int", 0, "image resolution; 0 = the dataset's, any other value must equal it"},
+      {"expert_images_per_class", "int", 0, "experts train on this many images per class; 0 = all (cpu tier knob)"},
+      {"dsa_strategy", "string", "",
+       "DSA strategy for the student steps and the experts; empty = dataset default, none = no augmentation"},
+      {"momentum", "float", 0.5, "momentum of the pixel, lr (and label) optimisers"},
+  };
+}
+
+namespace {
+
+SoftLabels parse_soft_labels(const std::string& method, const std::string& v) {
+  if (v == "none") return SoftLabels::None;
+  if (v == "expert") return SoftLabels::Expert;
+  if (v == "learned") return SoftLabels::Learned;
+  throw UserError(method + ": option soft_labels must be learned, expert or none, got '" + v + "'");
+}
+
+}  // namespace
+
+TrajectoryConfig TrajectoryConfig::from(const std::string& method, const Options& o) {
+  TrajectoryConfig c;
+  c.method = method;
+  c.iterations = o.integer("iterations");
+  c.syn_steps = o.integer("syn_steps");
+  c.expert_epochs = o.integer("expert_epochs");
+  c.max_start_epoch = o.integer("max_start_epoch");
+  c.lr_img = o.real("lr_img");
+  c.lr_lr = o.real("lr_lr");
+  c.lr_teacher = o.real("lr_teacher");
+  c.momentum = o.real("momentum");
+  c.batch_syn = o.integer("batch_syn");
+  c.num_experts = o.integer("num_experts");
+  c.expert_train_epochs = o.integer("expert_train_epochs");
+  c.expert_images_per_class = o.integer("expert_images_per_class");
+  c.pix_init = o.str("pix_init");
+  c.dsa_strategy = o.str("dsa_strategy");
+  c.eval_it = o.integer("eval_it");
+  c.res = o.integer("res");
+  const json& v = o.values();
+  if (v.contains("soft_labels")) c.soft_labels = parse_soft_labels(method, o.str("soft_labels"));
+  if (v.contains("lr_label")) c.lr_label = o.real("lr_label");
+  if (v.contains("ema_decay")) c.ema_decay = o.real("ema_decay");
+  if (v.contains("expert_rho")) c.expert_rho = o.real("expert_rho");
+  if (v.contains("expert_alpha")) c.expert_alpha = o.real("expert_alpha");
+
+  auto fail = [&](const std::string& what) { throw UserError(method + ": " + what); };
+  if (c.iterations < 0) fail("iterations must be >= 0");
+  if (c.syn_steps < 1) fail("syn_steps must be >= 1");
+  if (c.expert_epochs < 1) fail("expert_epochs must be >= 1");
+  if (c.max_start_epoch < 1) fail("max_start_epoch must be >= 1 (start epochs are drawn from 0 .. max_start_epoch-1)");
+  if (c.max_start_epoch - 1 + c.expert_epochs > c.expert_train_epochs)
+    fail("max_start_epoch - 1 + expert_epochs (" + std::to_string(c.max_start_epoch - 1 + c.expert_epochs) +
+         ") exceeds expert_train_epochs (" + std::to_string(c.expert_train_epochs) + "): the target snapshot would not exist");
+  if (c.batch_syn < 0) fail("batch_syn must be >= 0 (0 = all images)");
+  if (c.num_experts < 1) fail("num_experts must be >= 1");
+  if (c.expert_images_per_class < 0) fail("expert_images_per_class must be >= 0 (0 = all)");
+  if (c.pix_init != "real" && c.pix_init != "noise") fail("option pix_init must be 'real' or 'noise', got '" + c.pix_init + "'");
+  if (c.res < 0) fail("res must be >= 0 (0 = the dataset's resolution)");
+  if (c.ema_decay < 0 || c.ema_decay >= 1) fail("ema_decay must be in [0, 1)");
+  if (c.expert_rho < 0) fail("expert_rho must be >= 0");
+  return c;
+}
+
+torch::Tensor SyntheticState::targets() const {
+  return label_logits.defined() ? torch::softmax(label_logits, 1) : hard_labels;
+}
+
+namespace {
+
+// Minibatch indices as distill.py draws them: a fresh randperm split into chunks of batch_syn, the
+// chunks popped from the end (`indices_chunks.pop()`), a new permutation when none is left.
+class ChunkSampler {
+ public:
+  ChunkSampler(int64_t n, int64_t batch) : n_(n), batch_(batch > 0 ? std::min(batch, n) : n) {}
+  torch::Tensor next() {
+    if (chunks_.empty()) chunks_ = torch::randperm(n_, torch::TensorOptions().dtype(torch::kLong)).split(batch_);
+    torch::Tensor c = chunks_.back();
+    chunks_.pop_back();
+    return c;
+  }
+
+ private:
+  int64_t n_, batch_;
+  std::vector<torch::Tensor> chunks_;
+};
+
+torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets) {
+  if (targets.dim() == 2) return -(targets * torch::log_softmax(logits, 1)).sum(1).mean();
+  return torch::nn::functional::cross_entropy(logits, targets);
+}
+
+// The student's cross-entropy on one step's minibatch: the seam's transform (FYI doubles the batch),
+// then per-sample DSA (non-Siamese, as distill.py's DiffAugment without a seed).
+torch::Tensor step_loss(ParamBinding& student, const torch::Tensor& images, const torch::Tensor& targets,
+                        const torch::Tensor& theta, const torch::Tensor& idx, const UnrollSettings& st) {
+  const torch::Tensor i = idx.to(images.device());
+  SynBatch b{images.index_select(0, i), targets.index_select(0, i)};
+  if (st.seam) b = st.seam->transform_synthetic(std::move(b));
+  torch::Tensor x = b.images;
+  if (st.dsa && st.dsa->enabled()) x = (*st.dsa)(x, -1);
+  return cross_entropy(student.forward(theta, x), b.labels);
+}
+
+// distill.py: mse_loss(θ_N, θ*, sum) / P divided by mse_loss(θ_start, θ*, sum) / P (the 1/P cancels;
+// kept so the value is the reference's).
+torch::Tensor match_loss(const torch::Tensor& theta_n, const torch::Tensor& start, const torch::Tensor& target,
+                         const MatchingSeam* seam) {
+  const double p = static_cast<double>(theta_n.numel());
+  const torch::Tensor num = (theta_n - target).pow(2).sum() / p;
+  const torch::Tensor den = (start - target).pow(2).sum() / p;
+  const torch::Tensor term = num / den;
+  return seam ? seam->reduce(stack_terms({term})) : term;
+}
+
+void add_grad(const torch::Tensor& leaf, const torch::Tensor& g) {
+  if (!g.defined()) return;
+  if (leaf.grad().defined())
+    leaf.mutable_grad() = leaf.grad() + g.detach();
+  else
+    leaf.mutable_grad() = g.detach().clone();
+}
+
+std::vector<torch::Tensor> learnable(const SyntheticState& s) {
+  std::vector<torch::Tensor> v{s.images, s.syn_lr};
+  if (s.label_logits.defined() && s.label_logits.requires_grad()) v.push_back(s.label_logits);
+  return v;
+}
+
+double unrolled(ParamBinding& student, SyntheticState& s, const torch::Tensor& start, const torch::Tensor& target,
+                const UnrollSettings& st) {
+  ChunkSampler sampler(s.images.size(0), st.batch_syn);
+  const torch::Tensor targets = s.targets();
+  // distill.py: student_params[0] requires grad so that autograd.grad(ce, θ_i, create_graph=True)
+  // can be taken at every step; the chain θ_{i+1} = θ_i − lr·g_i stays in the graph.
+  torch::Tensor theta = start.detach().clone().requires_grad_(true);
+  for (int64_t step = 0; step < st.syn_steps; ++step) {
+    const torch::Tensor ce = step_loss(student, s.images, targets, theta, sampler.next(), st);
+    const torch::Tensor g = torch::autograd::grad({ce}, {theta}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+    theta = theta - s.syn_lr * g;
+  }
+  const torch::Tensor loss = match_loss(theta, start, target, st.seam);
+  const auto inputs = learnable(s);
+  const auto grads = torch::autograd::grad({loss}, inputs, {}, false, false, /*allow_unused=*/true);
+  for (size_t i = 0; i < inputs.size(); ++i) add_grad(inputs[i], grads[i]);
+  return loss.item<double>();
+}
+
+// TESLA's constant-memory gradient. Forward: θ_{i+1} = θ_i − η g_i with g_i = ∇_θ ℓ(θ_i; X_i), keeping
+// only θ_i (no graph). Backward with the adjoint a_i = ∂L/∂θ_i, a_N = ∂L/∂θ_N:
+//   ∂L/∂X_i += −η (∂g_i/∂X_i)ᵀ a_{i+1}      (the same for learned label logits)
+//   ∂L/∂η   += −a_{i+1} · g_i
+//   a_i      = a_{i+1} − η H_i a_{i+1}
+// where one autograd call on a_{i+1} · g_i (g_i recomputed with create_graph) gives both H_i a_{i+1}
+// and the images' term. The loss's denominator does not depend on the learnables.
+double adjoint(ParamBinding& student, SyntheticState& s, const torch::Tensor& start, const torch::Tensor& target,
+               const UnrollSettings& st) {
+  at::Generator gen = at::globalContext().defaultGenerator(at::kCPU);
+  auto save_rng = [&gen] {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return gen.get_state();
+  };
+  auto restore_rng = [&gen](const torch::Tensor& state) {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+  };
+  ChunkSampler sampler(s.images.size(0), st.batch_syn);
+  const torch::Tensor eta = s.syn_lr.detach();
+  std::vector<torch::Tensor> thetas{start.detach()};
+  std::vector<torch::Tensor> indices, rng_states;
+  {
+    const torch::Tensor images = s.images.detach();
+    const torch::Tensor targets = s.targets().detach();
+    for (int64_t step = 0; step < st.syn_steps; ++step) {
+      indices.push_back(sampler.next());
+      rng_states.push_back(save_rng());  // the augmentation's draws start here
+      const torch::Tensor theta = thetas.back().detach().requires_grad_(true);
+      const torch::Tensor ce = step_loss(student, images, targets, theta, indices.back(), st);
+      const torch::Tensor g = torch::autograd::grad({ce}, {theta})[0];
+      thetas.push_back((theta.detach() - eta * g).detach());
+    }
+  }
+  const torch::Tensor after_forward = save_rng();
+
+  const torch::Tensor theta_n = thetas.back().detach().requires_grad_(true);
+  const torch::Tensor loss = match_loss(theta_n, start, target, st.seam);
+  torch::Tensor a = torch::autograd::grad({loss}, {theta_n})[0].detach();
+
+  const auto inputs = learnable(s);  // images, syn_lr, [label_logits]
+  std::vector<torch::Tensor> sums(inputs.size());
+  torch::Tensor d_eta = torch::zeros_like(eta);
+  for (int64_t step = st.syn_steps - 1; step >= 0; --step) {
+    restore_rng(rng_states[step]);
+    const torch::Tensor theta = thetas[step].detach().requires_grad_(true);
+    const torch::Tensor ce = step_loss(student, s.images, s.targets(), theta, indices[step], st);
+    const torch::Tensor g = torch::autograd::grad({ce}, {theta}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+    d_eta = d_eta - (a * g.detach()).sum();
+    std::vector<torch::Tensor> wrt{theta, s.images};
+    if (inputs.size() > 2) wrt.push_back(inputs[2]);
+    const auto gr = torch::autograd::grad({(g * a).sum()}, wrt, {}, false, false, /*allow_unused=*/true);
+    for (size_t k = 1; k < wrt.size(); ++k) {
+      if (!gr[k].defined()) continue;
+      const size_t slot = k == 1 ? 0 : 2;
+      const torch::Tensor term = -eta * gr[k].detach();
+      sums[slot] = sums[slot].defined() ? sums[slot] + term : term;
+    }
+    a = (a - eta * gr[0].detach()).detach();
+  }
+  restore_rng(after_forward);
+  sums[1] = d_eta;
+  for (size_t i = 0; i < inputs.size(); ++i) add_grad(inputs[i], sums[i]);
+  return loss.item<double>();
+}
+
+}  // namespace
+
+double trajectory_meta_gradient(ParamBinding& student, SyntheticState& state, const torch::Tensor& start,
+                                const torch::Tensor& target, const UnrollSettings& settings) {
+  const auto opts = state.images.options().requires_grad(false);
+  const torch::Tensor s = start.detach().to(opts);
+  const torch::Tensor t = target.detach().to(opts);
+  return settings.gradient == MetaGradient::Unrolled ? unrolled(student, state, s, t, settings)
+                                                      : adjoint(student, state, s, t, settings);
+}
+
+ImageEma::ImageEma(const torch::Tensor& images, double decay) : ema_(images.detach().clone()), decay_(decay) {}
+
+void ImageEma::update(const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  ema_.mul_(decay_).add_(images.detach(), 1.0 - decay_);
+}
+
+namespace {
+
+// Experts in the order distill.py visits them without --load_all: a shuffled pass over all of
+// them, reshuffled when exhausted (the reference shuffles within and across buffer files).
+class ExpertOrder {
+ public:
+  explicit ExpertOrder(int64_t count) : count_(count) {}
+  int64_t next() {
+    if (pos_ >= order_.size()) {
+      const torch::Tensor p = torch::randperm(count_, torch::TensorOptions().dtype(torch::kLong));
+      order_.assign(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + count_);
+      pos_ = 0;
+    }
+    return order_[pos_++];
+  }
+
+ private:
+  int64_t count_;
+  std::vector<int64_t> order_;
+  size_t pos_ = 0;
+};
+
+// Keeps loaded trajectories in memory while they fit in a fixed budget (the reference loads one
+// buffer file of 10 experts at a time); beyond it each iteration reads its expert from disk.
+class TrajectoryStore {
+ public:
+  explicit TrajectoryStore(const ExpertSource& src) : src_(src) {}
+  const std::vector<torch::Tensor>& get(int64_t index) {
+    auto it = kept_.find(index);
+    if (it != kept_.end()) return it->second;
+    std::vector<torch::Tensor> t = src_.load(index);
+    int64_t bytes = 0;
+    for (const auto& s : t) bytes += s.numel() * static_cast<int64_t>(s.element_size());
+    if (bytes_ + bytes <= kBudget) {
+      bytes_ += bytes;
+      return kept_.emplace(index, std::move(t)).first->second;
+    }
+    last_ = std::move(t);
+    return last_;
+  }
+
+ private:
+  static constexpr int64_t kBudget = int64_t{2} << 30;  // 2 GiB
+  const ExpertSource& src_;
+  std::map<int64_t, std::vector<torch::Tensor>> kept_;
+  std::vector<torch::Tensor> last_;
+  int64_t bytes_ = 0;
+};
+
+}  // namespace
+
+SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillContext& ctx,
+                                     const ExpertSource& experts,
+                                     const std::function<void(int64_t, const torch::Tensor&)>& observer) {
+  const auto& info = ctx.data.info;
+  if (cfg.res != 0 && (cfg.res != info.shape.height || cfg.res != info.shape.width))
+    throw UserError(cfg.method + ": option res = " + std::to_string(cfg.res) + " but " + info.name + " images are " +
+                    std::to_string(info.shape.height) + "x" + std::to_string(info.shape.width) +
+                    " (ddbench does not resize; use res 0 or the dataset's size)");
+  if (experts.count < 1) throw UserError(cfg.method + ": no expert trajectories");
+
+  SyntheticSet init = cfg.pix_init == "noise" ? noise_init(info, ctx.ipc) : real_init(ctx.data, ctx.ipc);
+  Net net = make_net(ctx.net, info.shape, info.num_classes);
+  net->to(ctx.device);
+  net->train();  // distill.py: student_net.train()
+  for (auto& p : net->parameters()) p.set_requires_grad(false);
+  ParamBinding student(*net);
+
+  SyntheticState s;
+  s.images = init.images.to(ctx.device).detach().requires_grad_(true);
+  s.hard_labels = init.labels.to(ctx.device);
+  s.syn_lr = torch::tensor(cfg.lr_teacher, torch::TensorOptions().dtype(torch::kFloat32).device(ctx.device))
+                 .requires_grad_(true);
+
+  TrajectoryStore store(experts);
+  auto check_length = [&](const std::vector<torch::Tensor>& t, int64_t index) {
+    if (static_cast<int64_t>(t.size()) < cfg.max_start_epoch + cfg.expert_epochs)
+      throw UserError(cfg.method + ": expert " + std::to_string(index) + " has " + std::to_string(t.size()) +
+                      " snapshots; max_start_epoch + expert_epochs needs " +
+                      std::to_string(cfg.max_start_epoch + cfg.expert_epochs));
+    if (t.front().numel() != student.numel())
+      throw UserError(cfg.method + ": expert " + std::to_string(index) + " has " + std::to_string(t.front().numel()) +
+                      " parameters but " + ctx.net + " has " + std::to_string(student.numel()) +
+                      " (experts trained on another network?)");
+  };
+
+  if (cfg.soft_labels != SoftLabels::None) {
+    // TESLA's soft label assignment: logits of an expert on the initial images. Which expert and
+    // epoch the reference uses is not in its README; we take expert 0 at epoch max_start_epoch (the
+    // latest epoch a student starts from) and record it.
+    const auto& t = store.get(0);
+    check_length(t, 0);
+    torch::NoGradGuard no_grad;
+    const torch::Tensor theta = t[cfg.max_start_epoch].to(ctx.device);
+    s.label_logits = student.forward(theta, s.images.detach()).detach();
+    if (cfg.soft_labels == SoftLabels::Learned) s.label_logits.requires_grad_(true);
+  }
+
+  torch::optim::SGD opt_img({s.images}, torch::optim::SGDOptions(cfg.lr_img).momentum(cfg.momentum));
+  torch::optim::SGD opt_lr({s.syn_lr}, torch::optim::SGDOptions(cfg.lr_lr).momentum(cfg.momentum));
+  std::unique_ptr<torch::optim::SGD> opt_label;
+  if (cfg.soft_labels == SoftLabels::Learned)
+    opt_label = std::make_unique<torch::optim::SGD>(std::vector<torch::Tensor>{s.label_logits},
+                                                    torch::optim::SGDOptions(cfg.lr_label).momentum(cfg.momentum));
+
+  const Dsa dsa(cfg.dsa_strategy.empty() ? Dsa::default_strategy_for(info.name) : cfg.dsa_strategy);
+  const MatchingSeam seam(ctx.options);
+  UnrollSettings st;
+  st.syn_steps = cfg.syn_steps;
+  st.batch_syn = cfg.batch_syn;
+  st.gradient = cfg.gradient;
+  st.dsa = &dsa;
+  st.seam = &seam;
+
+  std::unique_ptr<ImageEma> ema;
+  if (cfg.ema_decay > 0) ema = std::make_unique<ImageEma>(s.images, cfg.ema_decay);
+
+  ExpertOrder order(experts.count);
+  std::vector<int64_t> start_hist(cfg.max_start_epoch, 0);
+  double last = 0, first = 0;
+  if (observer) observer(-1, s.images.detach());
+  // `for it in range(0, args.Iteration+1)`: Iteration + 1 updates.
+  for (int64_t it = 0; it <= cfg.iterations; ++it) {
+    const int64_t e = order.next();
+    const auto& traj = store.get(e);
+    check_length(traj, e);
+    // np.random.randint(0, max_start_epoch): 0 .. max_start_epoch - 1.
+    const int64_t start_epoch = torch::randint(0, cfg.max_start_epoch, {1}, torch::kLong).item<int64_t>();
+    ++start_hist[start_epoch];
+    opt_img.zero_grad();
+    opt_lr.zero_grad();
+    if (opt_label) opt_label->zero_grad();
+    last = trajectory_meta_gradient(student, s, traj[start_epoch], traj[start_epoch + cfg.expert_epochs], st);
+    if (it == 0) first = last;
+    check_finite(last, cfg.method + " trajectory matching", it);
+    seam.on_pixel_gradient(s.images);
+    opt_img.step();
+    opt_lr.step();
+    if (opt_label) opt_label->step();
+    if (ema) ema->update(s.images);
+    if (observer) observer(it, s.images.detach());
+    report(ctx.progress, "distill", it + 1, cfg.iterations + 1);
+  }
+
+  // The loss is checked before each update; an update can still overflow the pixels or the lr.
+  if (!torch::isfinite(s.images).all().item<bool>() || !std::isfinite(s.syn_lr.item<double>()))
+    throw Diverged(cfg.method + ": synthetic images or learned lr became non-finite after the last update");
+  SyntheticSet out;
+  out.images = (ema ? ema->value() : s.images).detach().cpu();
+  out.labels = s.label_logits.defined() ? torch::softmax(s.label_logits.detach(), 1).cpu() : init.labels;
+  out.learned_lr = s.syn_lr.detach().cpu();
+  out.meta["first_loss"] = first;
+  out.meta["final_loss"] = last;
+  out.meta["learned_lr"] = s.syn_lr.item<double>();
+  out.meta["modifiers"] = seam.active();
+  out.meta["start_epoch_histogram"] = start_hist;
+  out.meta["meta_gradient"] = cfg.gradient == MetaGradient::Unrolled ? "unrolled" : "adjoint";
+  out.meta["soft_labels"] = cfg.soft_labels == SoftLabels::None     ? "none"
+                            : cfg.soft_labels == SoftLabels::Expert ? "expert (expert 0 at max_start_epoch)"
+                                                                    : "learned (init: expert 0 at max_start_epoch)";
+  if (ema) {
+    out.meta["stored_images"] = "ema";
+    out.meta["ema_decay"] = cfg.ema_decay;
+  }
+  out.meta["dsa_strategy"] = dsa.strategy();
+  out.meta["eval_it"] = cfg.eval_it;
+  return out;
+}
+
+}  // namespace ddb

@@ -1,0 +1,122 @@
+// Trajectory matching (MTT, Cazenavette et al. CVPR 2022; reference GeorgeCazenavette/mtt-distillation
+// distill.py) and the variants that share its loop: TESLA (Cui et al. ICML 2023: the same gradient in
+// memory constant in syn_steps, plus soft labels) and FTD (Du et al. CVPR 2023: flat experts, EMA of
+// the synthetic images). mtt.cpp / tesla.cpp / ftd.cpp only choose flags and register options.
+//
+// One iteration: a student starts at an expert's parameters at epoch s, takes syn_steps SGD steps
+// on minibatches of the (augmented) synthetic set with the learnable lr, and the loss is
+// ||θ_N − θ*_{s+M}||² / ||θ*_s − θ*_{s+M}||². Its gradient reaches the images, the lr and (TESLA's
+// learned labels) the label logits.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "harness/augment/dsa.h"
+#include "methods/matching/seam.h"
+#include "methods/method.h"
+#include "methods/trajectory/param_binding.h"
+
+namespace ddb {
+
+// Options every trajectory-matching method declares (names fixed by the committed suites).
+std::vector<OptionSpec> trajectory_option_specs();
+
+enum class MetaGradient {
+  Unrolled,  // MTT: keep the graph of all syn_steps (memory grows with syn_steps)
+  Adjoint,   // TESLA: store θ_i only, recompute each step backwards (memory constant in syn_steps)
+};
+enum class SoftLabels { None, Expert, Learned };
+
+struct TrajectoryConfig {
+  std::string method;  // for messages
+  int64_t iterations = 5000;
+  int64_t syn_steps = 20;
+  int64_t expert_epochs = 2;
+  int64_t max_start_epoch = 20;
+  double lr_img = 1000.0;
+  double lr_lr = 1e-5;
+  double lr_teacher = 0.01;
+  double momentum = 0.5;
+  int64_t batch_syn = 0;  // 0: all images
+  int64_t num_experts = 100;
+  int64_t expert_train_epochs = 50;
+  int64_t expert_images_per_class = 0;
+  std::string pix_init = "real";
+  std::string dsa_strategy;  // "" = dataset default; "none" = no augmentation
+  int64_t eval_it = 100;
+  int64_t res = 0;
+  MetaGradient gradient = MetaGradient::Unrolled;
+  SoftLabels soft_labels = SoftLabels::None;
+  double lr_label = 2.0;
+  double ema_decay = 0.0;  // FTD; 0 = no EMA (the stored images are the optimised ones)
+  double expert_rho = 0.0;  // FTD's sharpness-aware experts; 0 = MTT's plain SGD experts
+  double expert_alpha = 0.0;
+
+  // Reads the shared options (and those of the variant that are present); validates ranges.
+  static TrajectoryConfig from(const std::string& method, const Options& o);
+};
+
+// The learnable state of one distillation.
+struct SyntheticState {
+  torch::Tensor images;        // [N,C,H,W] leaf, requires grad
+  torch::Tensor hard_labels;   // int64 [N], class-major
+  torch::Tensor label_logits;  // [N,K] (soft labels) or undefined; a leaf requiring grad when learned
+  torch::Tensor syn_lr;        // 0-d leaf, requires grad
+
+  // Training targets of the student: hard labels, or softmax(label_logits) (probabilities).
+  torch::Tensor targets() const;
+};
+
+// How one meta-gradient is taken (everything but the learnable state and the expert segment).
+struct UnrollSettings {
+  int64_t syn_steps = 20;
+  int64_t batch_syn = 0;  // 0: all
+  MetaGradient gradient = MetaGradient::Unrolled;
+  const Dsa* dsa = nullptr;  // null or disabled: no augmentation
+  const MatchingSeam* seam = nullptr;
+};
+
+// One iteration's loss; its gradient is ADDED to the .grad() of state.images, state.syn_lr and (when
+// it requires grad) state.label_logits. `start` / `target`: flat expert parameters (any device; moved
+// to the images' device and dtype). Random draws, in order: torch::randperm for each epoch of
+// minibatch indices (the reference pops chunks from the end), then DSA's per-sample draws for the
+// step; both from the global CPU generator. The adjoint mode saves the generator state before each
+// step's augmentation and restores it when it recomputes that step, so it applies the same
+// per-sample DSA transform as the forward pass; it leaves the generator where the forward pass left
+// it. Both modes therefore consume the generator identically: with the same seed they compute the
+// same gradient (the tests check this).
+double trajectory_meta_gradient(ParamBinding& student, SyntheticState& state, const torch::Tensor& start,
+                                const torch::Tensor& target, const UnrollSettings& settings);
+
+// Exponential moving average of the synthetic images (FTD distill_FTD.py ModelEmaV2([image_syn])):
+// initialised to the initial images, ema = decay * ema + (1 - decay) * images after every step.
+class ImageEma {
+ public:
+  ImageEma(const torch::Tensor& images, double decay);
+  void update(const torch::Tensor& images);
+  const torch::Tensor& value() const { return ema_; }
+
+ private:
+  torch::Tensor ema_;
+  double decay_;
+};
+
+// Expert trajectories as the loop sees them: count and loader (ExpertCache in the methods, a
+// ready-made vector in tests). Each trajectory is its epochs+1 flat parameter snapshots.
+struct ExpertSource {
+  int64_t count = 0;
+  std::function<std::vector<torch::Tensor>(int64_t index)> load;
+};
+
+// The whole distillation. `observer` (tests) sees the images before the first update (iteration -1)
+// and the optimised images after every update.
+SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillContext& ctx,
+                                     const ExpertSource& experts,
+                                     const std::function<void(int64_t, const torch::Tensor&)>& observer = nullptr);
+
+// distill() of mtt/tesla/ftd: trains or loads the experts (harness/experts.h ExpertCache, spec from
+// the options), then runs the loop.
+SyntheticSet distill_with_experts(const TrajectoryConfig& cfg, const DistillContext& ctx);
+
+}  // namespace ddb
