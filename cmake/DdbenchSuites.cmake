@@ -22,5 +22,9 @@ function(ddbench_add_suite suite)
   set_tests_properties(${test_name} PROPERTIES
     LABELS "suite;${ARG_TIER};${ARG_LABELS}"
     SKIP_RETURN_CODE 77
-    TIMEOUT ${ARG_TIMEOUT})
+    TIMEOUT ${ARG_TIMEOUT}
+    # A suite trains networks on every core: ctest -j2 must not run a second test beside it, and
+    # OpenMP threads must sleep rather than spin when they wait (spinning made runs up to 10x slower).
+    PROCESSORS 2
+    ENVIRONMENT OMP_WAIT_POLICY=passive)
 endfunction()

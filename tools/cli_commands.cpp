@@ -274,7 +274,7 @@ void register_commands(CLI::App& app) {
     }));
   }
   {
-    auto* c = app.add_subcommand("ctest-suite", "Run + check one suite for ctest: exit 77 (skipped) when nothing runs here");
+    auto* c = app.add_subcommand("ctest-suite", "Run + check one suite for ctest: exit 77 (skipped) when nothing runs here; results go to\n<results>/<git commit>, so a new commit recomputes every number and a rerun resumes");
     static Common o;
     static std::string suite;
     c->add_option("suite", suite, "suite file")->required();
@@ -306,7 +306,9 @@ void register_commands(CLI::App& app) {
       RunnerOptions ro;
       ro.device = resolve_device(o.device);
       ro.data = env.data;
-      Store store(o.results);
+      // One store per commit: a rerun of the same build resumes, a new commit recomputes every number
+      // instead of checking results an older build produced.
+      Store store((std::filesystem::path(o.results) / git_commit()).string());
       const RunSummary s = run_jobs(jobs_for(l.cells), store, ro);
       const bool failed = print_verdicts(make_report(l, store, env.tier, "ctest"));
       g_exit = (failed || s.failed > 0) ? 1 : 0;
