@@ -38,12 +38,7 @@ class DistributionMatching : public Method {
         dsa.apply(real, s);
         terms.push_back(mean_embedding_distance(net->embed(real).detach(), net->embed(s)));
       }
-      const torch::Tensor loss = seam.reduce(stack_terms(terms));
-      opt.zero_grad();
-      loss.backward();
-      seam.on_pixel_gradient(syn);
-      opt.step();
-      last = loss.item<double>();
+      last = seam.pixel_step(terms, syn, opt);
       check_finite(last, "dm matching", it);
       report(ctx.progress, "distill", it + 1, iterations + 1);
     }

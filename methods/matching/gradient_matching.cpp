@@ -110,14 +110,9 @@ double GradientMatchingStep::outer_step(NetImpl& net, const torch::Tensor& syn, 
         torch::autograd::grad({loss_syn}, params, /*grad_outputs=*/{}, /*retain_graph=*/true, /*create_graph=*/true);
     for (auto& t : gradient_distance_terms(g_real, g_syn, metric_)) terms.push_back(std::move(t));
   }
-  const torch::Tensor loss = seam_.reduce(stack_terms(terms));
-  pixel_optimizer.zero_grad();
   // Gradient to the synthetic images only. The reference's loss.backward() also fills the net's
   // .grad, which its inner loop zeroes before use; skipping that second-order work changes nothing.
-  torch::autograd::backward({loss}, /*grad_tensors=*/{}, /*retain_graph=*/c10::nullopt, /*create_graph=*/false, {syn});
-  seam_.on_pixel_gradient(syn);
-  pixel_optimizer.step();
-  return loss.item<double>();
+  return seam_.pixel_step(terms, syn, pixel_optimizer);
 }
 
 void GradientMatchingStep::train_net(NetImpl& net, const torch::Tensor& syn, const torch::Tensor& labels,

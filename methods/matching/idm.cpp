@@ -180,12 +180,7 @@ class ImprovedDistributionMatching : public Method {
                             torch::nn::functional::cross_entropy(embed.logits(*net, b.images, syn_embed), b.labels));
           // One pixel step per class (and per sampled network), as the reference's loop does; the
           // seam therefore reduces one class's terms [mmd, ce] at a time.
-          const torch::Tensor loss = seam.reduce(stack_terms(terms));
-          opt.zero_grad();
-          loss.backward();
-          seam.on_pixel_gradient(syn);
-          opt.step();
-          loss_sum += loss.item<double>();
+          loss_sum += seam.pixel_step(terms, syn, opt);
         }
         net->train();
       }

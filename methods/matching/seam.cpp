@@ -50,6 +50,16 @@ void MatchingSeam::on_pixel_gradient(const torch::Tensor& images) const {
   if (!g.is_same(images.grad())) images.mutable_grad() = g;
 }
 
+double MatchingSeam::pixel_step(const std::vector<torch::Tensor>& terms, const torch::Tensor& images,
+                                torch::optim::Optimizer& optimizer) const {
+  const torch::Tensor loss = reduce(stack_terms(terms));
+  optimizer.zero_grad();
+  torch::autograd::backward({loss}, /*grad_tensors=*/{}, /*retain_graph=*/c10::nullopt, /*create_graph=*/false, {images});
+  on_pixel_gradient(images);
+  optimizer.step();
+  return loss.item<double>();
+}
+
 torch::Tensor stack_terms(const std::vector<torch::Tensor>& terms) {
   if (terms.empty()) return torch::zeros({0});
   std::vector<torch::Tensor> flat;

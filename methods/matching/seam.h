@@ -68,6 +68,11 @@ class MatchingSeam {
   torch::Tensor reduce(const torch::Tensor& per_term) const;
   // Call between backward() and the optimiser step on the synthetic images (and only on them).
   void on_pixel_gradient(const torch::Tensor& images) const;
+  // Steps 4-5 in one call, for methods with a single pixel optimiser: reduce the terms, back-propagate
+  // to `images` only (nets' parameter gradients are not wanted here), run the pixel-gradient hook,
+  // take the optimiser step. Returns the reduced loss.
+  double pixel_step(const std::vector<torch::Tensor>& terms, const torch::Tensor& images,
+                    torch::optim::Optimizer& optimizer) const;
   // Names of the active modifiers (recorded in the set's metadata).
   std::vector<std::string> active() const { return names_; }
 
