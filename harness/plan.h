@@ -16,6 +16,8 @@ struct PlanEnv {
   bool cuda_available = false;
   bool allow_paper_on_cpu = false;  // run paper-tier cells without a GPU (slow; explicit opt-in)
   LoadOptions data;
+  // Plan as if every dataset were on disk (coverage: what would run once the data is fetched).
+  bool assume_datasets_present = false;
 };
 
 // What one cell will run: a fully resolved configuration and its identity.
