@@ -11,6 +11,21 @@ namespace ddb {
 
 std::string short_hash(const std::string& text) { return sha256_bytes(text).substr(0, 16); }
 
+std::string config_hash(const json& config) {
+  json identity = config;
+  const auto method = config.find("method");
+  const auto options = config.find("options");
+  if (method != config.end() && method->is_string() && options != config.end() && options->is_object()) {
+    const MethodInfo& info = MethodRegistry::instance().get(method->get<std::string>());
+    for (const auto& spec : info.options) {
+      if (!spec.neutral_default) continue;
+      const auto it = options->find(spec.name);
+      if (it != options->end() && *it == spec.default_value) identity["options"].erase(spec.name);
+    }
+  }
+  return short_hash(identity.dump());
+}
+
 uint64_t derive_seed(const std::string& config_hash, int seed_index, const std::string& purpose) {
   const std::string h = sha256_bytes(config_hash + "|" + std::to_string(seed_index) + "|" + purpose);
   return std::stoull(h.substr(0, 15), nullptr, 16);  // 60 bits: positive as int64 too
@@ -108,7 +123,7 @@ PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) 
   // A set metric is computed by its own job (harness/set_metrics.h): the metric joins the
   // configuration so such a cell never shares a job with an accuracy cell of the same options.
   if (SetMetricRegistry::instance().find(metric)) rc.config["metric"] = metric;
-  rc.hash = short_hash(rc.config.dump());
+  rc.hash = config_hash(rc.config);
   rc.seeds = spec.value("seeds", 1);
   rc.metric = metric;
   p.status = Status::NotRun;

@@ -52,5 +52,9 @@ std::vector<Job> jobs_for(const std::vector<PlannedCell>& cells);
 // Replayable seeds: derived from the configuration hash and the seed index, never the clock.
 uint64_t derive_seed(const std::string& config_hash, int seed_index, const std::string& purpose = "distill");
 std::string short_hash(const std::string& text);
+// The hash that names a configuration (job keys, derived seeds): the short hash of the configuration
+// without the method options that sit at a neutral default (OptionSpec::neutral_default), so results and
+// seeds of existing configurations survive the addition of a modifier.
+std::string config_hash(const json& config);
 
 }  // namespace ddb

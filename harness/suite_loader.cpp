@@ -278,7 +278,12 @@ Suite load_suite(const std::string& path) {
       const auto key = kv.first.as<std::string>();
       if (kRunKeys.count(key)) own[key] = yaml_to_json(kv.second);
     }
-    c.spec = merge_json(s.defaults, own);
+    // Options belong to a method: a cell that names another method than the defaults' does not
+    // inherit the defaults' options (a tesla cell in a DSA table must not receive DSA's options).
+    json inherited_run = s.defaults;
+    if (own.contains("method") && inherited_run.contains("method") && own["method"] != inherited_run["method"])
+      inherited_run.erase("options");
+    c.spec = merge_json(inherited_run, own);
     // (yaml-cpp: assigning to an invalid node throws, so the merged node is built separately.)
     const YAML::Node own_paper = n["paper"];
     if (inherited["paper"] && inherited["paper"].IsMap()) {

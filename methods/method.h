@@ -17,6 +17,11 @@ struct OptionSpec {
   std::string type;  // int | float | bool | string
   json default_value;
   std::string doc;
+  // True when the option at its default leaves the method's behaviour as it was before the option
+  // existed (every matching-modifier option: a modifier at its default is off). Such an option at its
+  // default stays out of the configuration hash, so adding a modifier does not reseed every existing
+  // configuration (harness/plan.cpp config_hash).
+  bool neutral_default = false;
 };
 
 // Resolved options of one run: every declared option present, typed.

@@ -401,7 +401,7 @@ void register_commands(CLI::App& app) {
       rc.config = {{"method", method}, {"options", resolve_options(info, options)}, {"dataset", dataset},
                    {"ipc", ipc},       {"distill_net", net},                       {"eval", EvalSpec{}.to_json()}};
       rc.config["eval"]["runs"] = 0;
-      rc.hash = short_hash(rc.config.dump());
+      rc.hash = config_hash(rc.config);
       Job job{rc, static_cast<int>(seed), derive_seed(rc.hash, static_cast<int>(seed))};
       LoadOptions lo;
       lo.data_root = data_root;

@@ -16,7 +16,11 @@ bool ModifierRegistry::add(ModifierInfo info) {
 
 std::vector<OptionSpec> ModifierRegistry::option_specs() const {
   std::vector<OptionSpec> out;
-  for (const auto& m : modifiers_) out.insert(out.end(), m.options.begin(), m.options.end());
+  for (const auto& m : modifiers_)
+    for (OptionSpec spec : m.options) {
+      spec.neutral_default = true;  // a modifier at its defaults is off (tests/unit/test_seam.cpp checks)
+      out.push_back(std::move(spec));
+    }
   return out;
 }
 

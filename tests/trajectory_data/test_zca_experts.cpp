@@ -428,7 +428,7 @@ Job probe_job(bool zca) {
   rc.config = {{"method", "zca_probe_test"}, {"options", resolve_options(info, {{"zca", zca}})},
                {"dataset", "toy28"},         {"ipc", 1},
                {"distill_net", "ConvNetW32"}, {"eval", es.to_json()}};
-  rc.hash = short_hash(rc.config.dump());
+  rc.hash = config_hash(rc.config);
   return Job{rc, 0, derive_seed(rc.hash, 0)};
 }
 

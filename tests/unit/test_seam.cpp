@@ -3,6 +3,7 @@
 
 #include "methods/matching/fyi.h"
 #include "datasets/registry.h"
+#include "harness/plan.h"
 #include "methods/matching/seam.h"
 
 namespace ddb {
@@ -26,6 +27,33 @@ TEST(MatchingSeam, FyiOptionsAppearOnMatchingMethodsOnly) {
   EXPECT_FALSE(has(random, "fyi"));
   EXPECT_THROW(resolve_options(random, json{{"fyi", true}}), UnknownOption);
   EXPECT_EQ(resolve_options(dm, json::object()).at("fyi"), false);
+}
+
+// A modifier at its option defaults must be off: that is what lets its options stay out of the
+// configuration hash (OptionSpec::neutral_default) without two different behaviours sharing a seed.
+TEST(MatchingSeam, EveryModifierIsOffAtItsDefaults) {
+  json defaults = json::object();
+  for (const auto& spec : ModifierRegistry::instance().option_specs()) {
+    EXPECT_TRUE(spec.neutral_default) << spec.name;
+    defaults[spec.name] = spec.default_value;
+  }
+  for (const auto& info : ModifierRegistry::instance().all()) EXPECT_FALSE(info.enabled(Options(defaults))) << info.name;
+}
+
+// Adding a modifier must not reseed existing configurations: its options at their defaults are not
+// part of the configuration's identity; switched on, they are.
+TEST(MatchingSeam, ModifierOptionsAtDefaultsStayOutOfTheConfigurationHash) {
+  const MethodInfo& dm = MethodRegistry::instance().get("dm");
+  const auto config = [&](const json& given) {
+    return json{{"method", "dm"}, {"options", resolve_options(dm, given)}, {"dataset", "toy28"}, {"ipc", 1}};
+  };
+  json without = config(json::object());
+  for (const auto& spec : ModifierRegistry::instance().option_specs()) without["options"].erase(spec.name);
+  EXPECT_EQ(config_hash(config(json::object())), config_hash(without));
+  EXPECT_EQ(config_hash(config(json{{"fyi", false}})), config_hash(without));
+  EXPECT_NE(config_hash(config(json{{"fyi", true}})), config_hash(without));
+  EXPECT_NE(config_hash(config(json{{"unequalness_distance", "dc"}})), config_hash(without));
+  EXPECT_NE(config_hash(config(json{{"lr_img", 0.5}})), config_hash(without));
 }
 
 TEST(MatchingSeam, WithoutModifiersItIsTheIdentityAndASum) {

@@ -133,3 +133,18 @@ TEST(SuiteLoader, TierMethodOptionsReachOnlyThatMethod) {
   bad.replace(bad.find("    seeds: 2\n"), 13, "    seeds: 2\n    method_options: {dm: 7}\n");
   EXPECT_NE(load_error(bad).find("tiers.cpu.method_options.dm"), std::string::npos) << load_error(bad);
 }
+
+// Options belong to a method: a cell of another method than the defaults' starts from no options
+// (TrustDD's text suite has TESLA cells in a file whose defaults are DSA's).
+TEST(SuiteLoader, DefaultOptionsReachOnlyCellsOfTheDefaultMethod) {
+  std::string text = kGood;
+  text.replace(text.find("  ipc: 10\n"), 10, "  ipc: 10\n  options: {iterations: 9}\n");
+  text.replace(text.find("  - id: b\n"), 10, "  - id: c\n    options: {lr_img: 2.0}\n    paper: {value: 1}\n  - id: b\n");
+  const auto dir = temp_dir("suite");
+  const Suite s = load_suite(write_file(dir / "opt.yaml", text));
+  ASSERT_EQ(s.cells.size(), 3u);
+  EXPECT_EQ(s.cells[0].spec["options"]["iterations"], 9);
+  EXPECT_EQ(s.cells[1].spec["options"]["iterations"], 9);  // same method: maps merge key by key
+  EXPECT_EQ(s.cells[1].spec["options"]["lr_img"], 2.0);
+  EXPECT_FALSE(s.cells[2].spec.contains("options")) << s.cells[2].spec.dump();  // method random
+}
