@@ -1,6 +1,7 @@
 #include "harness/train.h"
 
 #include <cmath>
+#include <tuple>
 
 namespace ddb {
 
@@ -33,7 +34,8 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
     for (int64_t start = 0; start < n; start += s.batch) {
       const torch::Tensor idx = perm.narrow(0, start, std::min(s.batch, n - start)).to(images.device());
       torch::Tensor x = images.index_select(0, idx);
-      const torch::Tensor y = labels.index_select(0, idx);
+      torch::Tensor y = labels.index_select(0, idx);
+      if (s.batch_transform) std::tie(x, y) = s.batch_transform(std::move(x), std::move(y));
       if (s.augment) x = s.augment(x);
       const torch::Tensor loss = loss_fn(net.forward(x), y);
       opt->zero_grad();

@@ -1,6 +1,7 @@
 // Training and testing a classifier on tensors: the loop every eval protocol and feature extractor uses.
 #pragma once
 #include <functional>
+#include <utility>
 
 #include "harness/nets/net.h"
 #include "harness/progress.h"
@@ -16,6 +17,8 @@ struct TrainSchedule {
   int64_t batch = 256;
   bool lr_drop = true;         // lr x0.1 after epoch Epoch//2 + 1, with a new optimizer (momentum reset)
   std::function<torch::Tensor(const torch::Tensor&)> augment;  // applied per batch in training
+  // Applied per (images, labels) batch before `augment`; may change the batch size (FYI doubles it).
+  std::function<std::pair<torch::Tensor, torch::Tensor>(torch::Tensor, torch::Tensor)> batch_transform;
 };
 
 // The reference's evaluate_synset training loop. Labels: int64 [N] (hard) or float [N,K] (soft).

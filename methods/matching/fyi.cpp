@@ -37,6 +37,10 @@ class FlipYourImages : public MatchingModifier {
     b.labels = torch::cat({b.labels, b.labels}, 0);
     return b;
   }
+  // FYI's DC/DSA code passes batch_aug to the inner loop's utils.epoch too: every training batch of the
+  // synthetic set is concatenated with its flip there as well. (It also halves batch_train; the suites
+  // give that halved value, so the option is not changed here.)
+  SynBatch transform_inner_batch(SynBatch b) const override { return transform_synthetic(std::move(b)); }
 
  private:
   std::string kind_;

@@ -120,7 +120,13 @@ void GradientMatchingStep::train_net(NetImpl& net, const torch::Tensor& syn, con
   std::function<torch::Tensor(const torch::Tensor&)> augment;
   if (use_dsa_) augment = [this](const torch::Tensor& x) { return dsa_(x, -1); };
   // A detached copy, as the reference's copy.deepcopy(image_syn.detach()).
-  train_classifier(net, syn.detach().clone(), labels, inner_loop_schedule(lr_net_, inner_loop, batch_train_, augment));
+  TrainSchedule schedule = inner_loop_schedule(lr_net_, inner_loop, batch_train_, augment);
+  if (!seam_.empty())
+    schedule.batch_transform = [this](torch::Tensor x, torch::Tensor y) {
+      SynBatch b = seam_.transform_inner_batch({std::move(x), std::move(y)});
+      return std::make_pair(std::move(b.images), std::move(b.labels));
+    };
+  train_classifier(net, syn.detach().clone(), labels, schedule);
 }
 
 namespace {

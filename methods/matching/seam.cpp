@@ -37,6 +37,11 @@ SynBatch MatchingSeam::transform_synthetic(SynBatch batch) const {
   return batch;
 }
 
+SynBatch MatchingSeam::transform_inner_batch(SynBatch batch) const {
+  for (const auto& m : modifiers_) batch = m->transform_inner_batch(std::move(batch));
+  return batch;
+}
+
 torch::Tensor MatchingSeam::reduce(const torch::Tensor& per_term) const {
   for (const auto& m : modifiers_) {
     torch::Tensor r = m->reduce(per_term);

@@ -32,6 +32,9 @@ class MatchingModifier {
  public:
   virtual ~MatchingModifier() = default;
   virtual SynBatch transform_synthetic(SynBatch batch) const { return batch; }
+  // A batch of the synthetic set in a method's inner-loop network training (DC/DSA's `epoch('train')`
+  // between pixel steps); not evaluation.
+  virtual SynBatch transform_inner_batch(SynBatch batch) const { return batch; }
   // Returns an empty tensor when this modifier does not change the reduction.
   virtual torch::Tensor reduce(const torch::Tensor& /*per_term*/) const { return {}; }
   virtual void on_pixel_gradient(torch::Tensor& /*grad*/) const {}
@@ -64,6 +67,8 @@ class MatchingSeam {
   explicit MatchingSeam(const Options& options);
 
   SynBatch transform_synthetic(SynBatch batch) const;
+  SynBatch transform_inner_batch(SynBatch batch) const;
+  bool empty() const { return modifiers_.empty(); }
   // per_term: 1-D tensor of loss terms. The scalar the method minimises.
   torch::Tensor reduce(const torch::Tensor& per_term) const;
   // Call between backward() and the optimiser step on the synthetic images (and only on them).

@@ -2,6 +2,7 @@
 // freezing, the FYI seam and end-to-end distillation on toy28 (width-32 nets, seconds).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -243,6 +244,34 @@ TEST(GradientMatchingStep, FyiDoublesTheSyntheticBatchAndGradientReachesTheImage
   // every stored image gets a gradient, and it is not the plain one
   EXPECT_GT(flipped.abs().flatten(1).sum(1).min().item<double>(), 0.0);
   EXPECT_GT((flipped - plain).abs().max().item<double>(), 1e-6);
+}
+
+// FYI's code passes batch_aug to the inner loop's utils.epoch: each training batch of the synthetic
+// set is concatenated with its flip (labels duplicated). One batch holds everything here, so the
+// result must equal plain SGD on the concatenated set, and differ from training without FYI.
+TEST(GradientMatchingInnerLoop, FyiTrainsOnTheFlipConcatenatedBatch) {
+  const double lr = 1.0;
+  torch::manual_seed(3);
+  const torch::Tensor x = torch::randn({6, 1, 28, 28}) * 0.5;
+  const torch::Tensor y = torch::arange(6, torch::kLong);
+  const auto trained_with = [&](bool fyi, const torch::Tensor& images, const torch::Tensor& labels) {
+    const Options o = options_of("dc", {{"lr_net", lr}, {"batch_train", 256}, {"fyi", fyi}});
+    GradientMatchingStep step(toy(), 1, o, /*use_dsa=*/false, 1, torch::kCPU);
+    torch::manual_seed(11);
+    Net net = make_net("ConvNetW32", toy().info.shape, 10);
+    step.train_net(*net, images, labels, /*inner_loop=*/2);
+    return net;
+  };
+  const Net with_fyi = trained_with(true, x, y);
+  const Net on_concatenation = trained_with(false, torch::cat({x, x.flip({-1})}), torch::cat({y, y}));
+  const Net plain = trained_with(false, x, y);
+  const auto a = with_fyi->parameters(), b = on_concatenation->parameters(), c = plain->parameters();
+  double from_plain = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_LT((a[i] - b[i]).abs().max().item<double>(), 2e-6) << i;
+    from_plain = std::max(from_plain, (a[i] - c[i]).abs().max().item<double>());
+  }
+  EXPECT_GT(from_plain, 1e-4);
 }
 
 namespace {
