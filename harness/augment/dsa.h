@@ -75,7 +75,10 @@ torch::Tensor cutout(const torch::Tensor& x, const torch::Tensor& ox, const torc
 // Flips along W where do_flip (bool tensor) is true.
 torch::Tensor flip(const torch::Tensor& x, const torch::Tensor& do_flip);
 // affine_grid(theta [k x 2 x 3], x.sizes()) + grid_sample: bilinear, zeros padding,
-// align_corners = false (PyTorch's defaults in the reference).
+// align_corners = false (PyTorch's defaults in the reference). MTT's utils.py (and FYI's copy) pass
+// align_corners=True instead; for a theta without translation on a square image both conventions
+// sample the same points (pixel p -> c + A (p - c), c the centre), so one implementation serves both
+// (tests/augment/test_dsa.cpp checks it). They differ only on non-square images.
 torch::Tensor affine(const torch::Tensor& x, const torch::Tensor& theta);
 }  // namespace dsa
 

@@ -1,5 +1,7 @@
 // DSA (harness/augment/dsa.h) against the reference's utils.py behaviour.
 #include <gtest/gtest.h>
+
+#include <cmath>
 #include <torch/torch.h>
 
 #include <string>
@@ -245,6 +247,28 @@ TEST(Dsa, AffineIdentityAndRotation) {
   // turn on screen = torch::rot90(x, 1, {2, 3}).
   auto r90 = torch::tensor({0.f, -1.f, 0.f, 1.f, 0.f, 0.f}).reshape({1, 2, 3});
   EXPECT_TRUE(torch::allclose(dsa::affine(x, r90), torch::rot90(x, 1, {2, 3}), 1e-4, 1e-4));
+}
+
+// MTT's utils.py (used by mtt/tesla/ftd, their experts and eval protocol mtt) builds the scale/rotate
+// grids with align_corners=True; VICO's, which we follow, with False. For DSA's thetas (no translation)
+// on square images both sample the same points, so no switch is needed; on non-square images they
+// differ (checked too, so this test would notice if the equivalence were an accident of the data).
+TEST(Dsa, AlignCornersDoesNotMatterForSquareImages) {
+  torch::manual_seed(5);
+  const auto mtt_affine = [](const torch::Tensor& x, const torch::Tensor& theta) {
+    const auto th = theta.expand({x.size(0), 2, 3}).contiguous();
+    return torch::grid_sampler(x, torch::affine_grid_generator(th, x.sizes(), true), 0, 0, true);
+  };
+  const double a = 0.25;  // rotation with anisotropic scale, as rotate/scale draw
+  const auto theta = torch::tensor({1.15f * static_cast<float>(std::cos(a)), static_cast<float>(-std::sin(a)), 0.f,
+                                    static_cast<float>(std::sin(a)), 0.87f * static_cast<float>(std::cos(a)), 0.f})
+                         .reshape({1, 2, 3});
+  for (int64_t side : {28, 32}) {
+    const auto x = torch::randn({3, 2, side, side});
+    EXPECT_LT((dsa::affine(x, theta) - mtt_affine(x, theta)).abs().max().item<double>(), 1e-4) << side;
+  }
+  const auto wide = torch::randn({3, 2, 28, 20});
+  EXPECT_GT((dsa::affine(wide, theta) - mtt_affine(wide, theta)).abs().max().item<double>(), 1e-2);
 }
 
 TEST(Dsa, GradientsFlowToInput) {
