@@ -1,7 +1,5 @@
 #include "datasets/readers.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -29,38 +27,6 @@ std::string hex32(uint32_t v) {
   std::snprintf(buf, sizeof(buf), "0x%08x", v);
   return buf;
 }
-
-std::string to_hex(const unsigned char* d, size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out(2 * n, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = digits[d[i] >> 4];
-    out[2 * i + 1] = digits[d[i] & 15];
-  }
-  return out;
-}
-
-struct Sha256 {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  Sha256() {
-    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) {
-      EVP_MD_CTX_free(ctx);
-      throw std::runtime_error("OpenSSL EVP sha256 init failed");
-    }
-  }
-  ~Sha256() { EVP_MD_CTX_free(ctx); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void update(const void* data, size_t n) {
-    if (EVP_DigestUpdate(ctx, data, n) != 1) throw std::runtime_error("OpenSSL EVP sha256 update failed");
-  }
-  std::string hex() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_DigestFinal_ex(ctx, md, &len) != 1) throw std::runtime_error("OpenSSL EVP sha256 final failed");
-    return to_hex(md, len);
-  }
-};
 
 }  // namespace
 
@@ -182,29 +148,6 @@ RawImages read_image_folder(const std::string& root, int64_t size, const std::ve
   return decode_listing(list_image_folder(root, classes, per_class_limit), size);
 }
 
-std::string sha256_bytes(const std::string& bytes) {
-  Sha256 h;
-  h.update(bytes.data(), bytes.size());
-  return h.hex();
-}
-
-std::string sha256_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw UserError("cannot open " + path + ": " + std::strerror(errno));
-  }
-  Sha256 h;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const std::streamsize got = in.gcount();
-    if (got > 0) h.update(buf.data(), static_cast<size_t>(got));
-  }
-  if (in.bad()) {
-    throw UserError("cannot read " + path);
-  }
-  return h.hex();
-}
 
 // ---------------------------------------------------------------------------------------------
 // Folders
@@ -452,16 +395,11 @@ RawImages decode_listing(const FolderListing& listing, int64_t size) {
 }
 
 std::string listing_digest(const FolderListing& listing) {
-  Sha256 h;
-  for (const auto& c : listing.classes) {
-    h.update(c.data(), c.size());
-    h.update("\n", 1);
-  }
-  for (const auto& e : listing.entries) {
-    const std::string line = e.relpath + "\t" + std::to_string(e.bytes) + "\t" + std::to_string(e.label) + "\n";
-    h.update(line.data(), line.size());
-  }
-  return h.hex();
+  std::string text;
+  for (const auto& c : listing.classes) text += c + "\n";
+  for (const auto& e : listing.entries)
+    text += e.relpath + "\t" + std::to_string(e.bytes) + "\t" + std::to_string(e.label) + "\n";
+  return sha256_bytes(text);
 }
 
 }  // namespace ddb

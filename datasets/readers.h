@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/hashing.h"  // sha256_file / sha256_bytes, used with the readers
+
 namespace ddb {
 
 struct RawImages {
@@ -29,8 +31,5 @@ RawImages read_image_folder(const std::string& root, int64_t size, const std::ve
                             int64_t per_class_limit);
 // Decodes one JPEG or PNG file to uint8 [C,H,W] (C = 3).
 torch::Tensor decode_image(const std::string& path);
-
-std::string sha256_file(const std::string& path);
-std::string sha256_bytes(const std::string& bytes);
 
 }  // namespace ddb

@@ -285,12 +285,23 @@ std::string join_path(const std::string& root, const std::string& sub) {
   return (fs::path(root) / sub).string();
 }
 
+// A directory that holds some of the dataset's files but not all: the user pointed at it (or put
+// data there) and it is broken. Using another copy instead would give numbers from data the user did
+// not point at, so this is an error naming what is missing.
+void reject_partial(const DatasetSpec& s, const std::string& dir, const Located& loc, const std::string& why) {
+  if (loc.paths.empty()) return;  // nothing of this dataset there
+  throw DatasetMissing("dataset '" + s.name + "' in " + dir + " is incomplete: " + why +
+                       "; no other copy is used in its place (complete it, or point --data-root / $DDBENCH_DATA "
+                       "elsewhere). To get it: " + (s.howto.empty() ? "see the dataset's manifest" : s.howto));
+}
+
 Located locate(const DatasetSpec& s, const LoadOptions& opts) {
   std::vector<std::string> lines;
   for (const auto& dir : candidate_dirs(s, opts)) {
     Located loc;
     std::string why;
     if (locate_in(s, dir, loc, why)) return loc;
+    reject_partial(s, dir, loc, why);
     lines.push_back("  " + dir + " (" + why + ")");
   }
   std::string msg = "dataset '" + s.name + "' not found; looked in:\n";
@@ -547,8 +558,24 @@ bool dataset_available(const std::string& name, const LoadOptions& opts) {
     Located loc;
     std::string why;
     if (locate_in(s, dir, loc, why)) return true;
+    if (!loc.paths.empty()) return false;  // partial: load_dataset refuses it rather than use the next copy
   }
   return false;
+}
+
+std::string dataset_missing_reason(const std::string& name, const LoadOptions& opts) {
+  const DatasetSpec& s = dataset_spec(name);
+  if (s.reader == "generated") return "";
+  if (is_unsupported(s)) return name + " (reader " + s.reader + " not implemented yet)";
+  std::string looked;
+  for (const auto& dir : candidate_dirs(s, opts)) {
+    Located loc;
+    std::string why;
+    if (locate_in(s, dir, loc, why)) return "";
+    if (!loc.paths.empty()) return name + " (incomplete in " + dir + ": " + why + ")";
+    looked += (looked.empty() ? "" : ", ") + dir;
+  }
+  return name + " (looked in " + (looked.empty() ? std::string("no directory") : looked) + ")";
 }
 
 LoadedDataset load_dataset(const std::string& name, const LoadOptions& opts) {
@@ -569,7 +596,11 @@ LoadedDataset load_dataset(const DatasetSpec& s, const DatasetExtra& x, const Lo
   const Located loc = locate(s, opts);
   const std::string canon = "dir-files\n" + verify_files(loc, opts.verify_checksums);
   const bool verified = opts.verify_checksums;
-  if (s.reader == "folder") return load_folder(s, x, loc, opts, canon, verified);
+  if (s.reader == "folder") {
+    LoadedDataset d = load_folder(s, x, loc, opts, canon, verified);
+    d.source_dir = loc.dir;
+    return d;
+  }
 
   RawImages train, test;
   if (s.reader == "idx") {
@@ -593,7 +624,9 @@ LoadedDataset load_dataset(const DatasetSpec& s, const DatasetExtra& x, const Lo
   } else {
     throw UserError("dataset '" + s.name + "': unknown reader '" + s.reader + "'");
   }
-  return finish(s, s.info, std::move(train), std::move(test), opts, canon, verified);
+  LoadedDataset d = finish(s, s.info, std::move(train), std::move(test), opts, canon, verified);
+  d.source_dir = loc.dir;
+  return d;
 }
 
 }  // namespace ddb

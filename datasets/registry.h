@@ -40,8 +40,13 @@ std::vector<std::string> candidate_dirs(const DatasetSpec& spec, const LoadOptio
 // Throws DatasetMissing naming every path it looked at and how to get the data; throws
 // UserError when a file is present but has the wrong size or checksum.
 LoadedDataset load_dataset(const std::string& name, const LoadOptions& opts = {});
-// Whether load_dataset would find the files (no reading, no checksums).
+// Whether load_dataset would find the files (no reading, no checksums). A directory that holds the
+// dataset only partly ends the search: load_dataset then throws DatasetMissing naming the missing files
+// instead of reading another copy the user did not point at.
 bool dataset_available(const std::string& name, const LoadOptions& opts = {});
+// Why dataset_available is false, in one line ("cifar10 (looked in a, b)", "fashion-mnist (incomplete
+// in DIR: missing t10k-labels-idx1-ubyte)"); empty when it is available.
+std::string dataset_missing_reason(const std::string& name, const LoadOptions& opts = {});
 // Loads a spec that need not be registered (tests, tools); manifest-only facts (class directory
 // order, generator seed) come from the DatasetExtra overload in datasets/manifests.h.
 LoadedDataset load_dataset(const DatasetSpec& spec, const LoadOptions& opts = {});

@@ -16,6 +16,15 @@ std::pair<double, double> mean_std(const std::vector<double>& v) {
   return {m, std::sqrt(var / static_cast<double>(v.size()))};
 }
 
+std::string pooled_runs_text(const CellResult& r) {
+  std::string t = "n = " + std::to_string(r.n);
+  if (r.n == r.n_expected && r.runs_failed == 0 && r.jobs_failed == 0) return t;
+  t += " of " + std::to_string(r.n_expected);
+  if (r.runs_failed > 0) t += ", " + std::to_string(r.runs_failed) + " diverged";
+  if (r.jobs_failed > 0) t += ", " + std::to_string(r.jobs_failed) + (r.jobs_failed == 1 ? " seed" : " seeds") + " failed";
+  return t;
+}
+
 CellResult check_cell(const PlannedCell& pc, const Store& store, const std::string& tier) {
   CellResult r;
   r.suite = pc.suite;
@@ -37,6 +46,10 @@ CellResult check_cell(const PlannedCell& pc, const Store& store, const std::stri
   const RunConfig& rc = *pc.run;
   r.config_hash = rc.hash;
   r.jobs_expected = rc.seeds;
+  const json& cfg = rc.config;
+  const int runs_per_job = cfg.contains("metric") ? 1 : cfg.value("eval", json::object()).value("runs", 1);
+  r.n_expected = rc.seeds * runs_per_job;
+  // Only the seeds this cell asks for: a store may hold more seeds of the same configuration.
   std::string last_error;
   for (const auto& run : store.runs_of(rc.hash)) {
     if (run.seed_index >= rc.seeds) continue;
@@ -46,23 +59,44 @@ CellResult check_cell(const PlannedCell& pc, const Store& store, const std::stri
       last_error = run.error;
     }
   }
-  std::vector<double> values = store.metric_values(rc.hash, rc.metric);
-  // Only the seeds this cell asks for (a store may hold more from another suite).
-  if (r.jobs_done == 0) {
-    if (r.jobs_failed > 0) {
-      r.status = Status::RunFailed;
-      r.reason = last_error;
-    } else {
-      r.status = Status::NotRun;
-      r.reason = "no result in the store yet";
-    }
+  const std::vector<double> values = store.metric_values(rc.hash, rc.metric, rc.seeds);
+  const std::vector<EvalFailure> eval_failed = store.eval_failures(rc.hash, rc.seeds);
+  r.runs_failed = static_cast<int>(eval_failed.size());
+  if (!eval_failed.empty() && last_error.empty()) last_error = eval_failed.back().error;
+  r.n = static_cast<int>(values.size());
+  if (r.n > 0) {
+    auto [m, s] = mean_std(values);
+    r.mean = m;
+    r.std = s;
+  }
+  // What is in the store decides the verdict, whatever this machine could run: when nothing is
+  // stored the plan's gating status (needs-gpu, dataset-missing) says why; otherwise not-run.
+  const bool any_result = r.jobs_done + r.jobs_failed > 0;
+  if (!any_result) {
+    if (pc.status == Status::NotRun) r.reason = "no result in the store yet";
     return r;
   }
-  r.n = static_cast<int>(values.size());
-  auto [m, s] = mean_std(values);
-  r.mean = m;
-  r.std = s;
-  if (r.jobs_failed > 0) r.reason = std::to_string(r.jobs_failed) + " of " + std::to_string(rc.seeds) + " seeds failed: " + last_error;
+  const int failed = r.jobs_failed + r.runs_failed;
+  if (failed > 0 && !cell.allow_failed_runs) {
+    r.status = Status::RunFailed;
+    r.reason = pooled_runs_text(r) + ": " + last_error;
+    return r;
+  }
+  if (r.jobs_done + r.jobs_failed < rc.seeds) {  // a sharded or interrupted run: no verdict on part of the data
+    r.status = Status::NotRun;
+    r.reason = pooled_runs_text(r) + " (" + std::to_string(rc.seeds - r.jobs_done - r.jobs_failed) +
+               " seeds not run yet)";
+    return r;
+  }
+  if (r.n == 0) {
+    r.status = Status::RunFailed;
+    r.reason = "no '" + rc.metric + "' value among the stored runs" + (last_error.empty() ? "" : ": " + last_error);
+    return r;
+  }
+  const double m = *r.mean;
+  r.status = Status::NotRun;
+  r.reason.clear();
+  if (failed > 0) r.reason = pooled_runs_text(r) + " (the cell allows failed runs): " + last_error;
   if (!r.expected) {
     r.status = tier == "paper" ? Status::NoPaperValue : Status::Unchecked;
     if (r.reason.empty())
@@ -72,8 +106,8 @@ CellResult check_cell(const PlannedCell& pc, const Store& store, const std::stri
   const Band band = cell.band.value_or(pc.suite->band);
   r.band = std::max(band.floor, band.k * r.expected_std.value_or(0.0));
   r.delta = m - *r.expected;
-  const MetricInfo* mi = find_metric(rc.metric);
-  const bool higher = mi ? mi->higher_is_better : true;
+  // Direction from the metric registry (or, for a metric not produced yet, its planned facts).
+  const bool higher = metric_higher_is_better(rc.metric.substr(0, rc.metric.find('@'))).value_or(true);
   const double better = higher ? *r.delta : -*r.delta;  // > 0: ours is better
   Status s2;
   if (std::fabs(*r.delta) <= *r.band) {

@@ -17,6 +17,8 @@ struct CellResult {
   std::string reason;
   std::string config_hash;
   int n = 0;                        // pooled values (seeds x eval runs)
+  int n_expected = 0;               // values the cell asks for (seeds x eval runs per job)
+  int runs_failed = 0;              // evaluation runs that diverged, in jobs that finished
   int jobs_done = 0, jobs_failed = 0, jobs_expected = 0;
   std::optional<double> mean, std;  // ours; std with ddof 0 over the pooled runs, like the papers
   std::optional<double> expected, expected_std;  // paper value (paper tier) or committed reference
@@ -32,6 +34,9 @@ struct RelationResult {
   bool checked = false;  // both cells have results
   std::string detail;
 };
+
+// "n = 2 of 3, 1 diverged" when runs failed or are missing, else "n = 3".
+std::string pooled_runs_text(const CellResult& r);
 
 CellResult check_cell(const PlannedCell& pc, const Store& store, const std::string& tier);
 std::vector<CellResult> check_cells(const std::vector<PlannedCell>& cells, const Store& store, const std::string& tier);

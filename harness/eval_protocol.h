@@ -1,9 +1,12 @@
-// Evaluation protocols: how a synthetic set is turned into test accuracy. Named and versioned;
-// every result records which protocol (and version) produced it.
+// Evaluation protocols: how a synthetic set becomes metrics. A registry of named, versioned protocols
+// (one file each under harness/protocols/); every result records which protocol (and version) produced it.
 #pragma once
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/registry.h"
 #include "harness/progress.h"
 #include "harness/types.h"
 
@@ -29,24 +32,69 @@ struct EvalSpec {
   static EvalSpec from_json(const json& j);
 };
 
-struct ProtocolInfo {
-  std::string name;
-  std::string version;
-  std::string description;
-  bool implemented;
+// What a protocol is given for one evaluation run: the decoded synthetic set, the dataset (its test
+// split; later its extra test sets), the evaluation settings and the run's seed.
+struct EvalContext {
+  const SyntheticSet& set;
+  const LoadedDataset& data;
+  const EvalSpec& spec;
+  uint64_t seed = 0;
+  torch::Device device = torch::kCPU;
+  ProgressFn progress;
+  std::string phase = "eval";
 };
-const std::vector<ProtocolInfo>& protocol_infos();
-const ProtocolInfo* find_protocol(const std::string& name);
+
+// One metric value of one evaluation run. `metric` is a metric registry name, optionally followed by
+// "@subset" (an OOD set, a group, a shifted test set: "auroc@textures").
+struct MetricValue {
+  std::string metric;
+  double value = 0;
+};
 
 struct EvalRunResult {
-  double accuracy = 0;      // percent, after the last epoch
-  double train_loss = 0;    // last epoch
+  std::vector<MetricValue> values;  // rows of metrics: a protocol may produce many
+  double accuracy = 0;              // percent, after the last epoch (the value of "accuracy" when produced)
+  double train_loss = 0;            // last epoch
   double seconds = 0;
 };
 
-// One evaluation run: a fresh network (seeded with `seed`) trained on the set, tested on data.test.
+// An evaluation protocol: one file under harness/protocols/, registered by name.
+class EvalProtocol {
+ public:
+  virtual ~EvalProtocol() = default;
+  // One run: trains what the protocol trains (seeded with ctx.seed) and returns its metrics. Throws
+  // Diverged when training diverges (the runner records that run as failed).
+  virtual EvalRunResult run(const EvalContext& ctx) const = 0;
+};
+
+struct ProtocolInfo {
+  std::string name;
+  std::string version;       // recorded with every result; bump when the protocol's numbers change
+  std::string description;
+  std::vector<std::string> metrics;  // the metric registry names it produces
+  std::function<std::unique_ptr<EvalProtocol>()> make;
+  bool produces(const std::string& metric) const;  // "auroc@textures" counts as "auroc"
+};
+
+Registry<ProtocolInfo>& protocol_registry();
+// nullptr when not registered (planned protocols are in planned/evaluation.yaml).
+const ProtocolInfo* find_protocol(const std::string& name);
+
+// One evaluation run through the spec's protocol (a fresh network seeded with `seed`).
 EvalRunResult evaluate_once(const SyntheticSet& set, const LoadedDataset& data, const EvalSpec& spec, uint64_t seed,
                             torch::Device device, const ProgressFn& progress = nullptr,
                             const std::string& phase = "eval");
 
+// The loop most protocols share (VICO evaluate_synset): a fresh ctx.spec.net seeded with ctx.seed,
+// trained on the set with the spec's schedule and augmentation at learning rate `lr`, then top-1
+// accuracy on the test split (also returned as the "accuracy" row).
+EvalRunResult train_and_test(const EvalContext& ctx, double lr);
+
 }  // namespace ddb
+
+#define DDBENCH_PROTOCOL_CONCAT_INNER(a, b) a##b
+#define DDBENCH_PROTOCOL_CONCAT(a, b) DDBENCH_PROTOCOL_CONCAT_INNER(a, b)
+// DDBENCH_REGISTER_PROTOCOL(ProtocolInfo{...}); at namespace scope in the protocol's file.
+#define DDBENCH_REGISTER_PROTOCOL(...)                                                        \
+  static const bool DDBENCH_PROTOCOL_CONCAT(ddbench_protocol_registered_, __COUNTER__) =     \
+      [](::ddb::ProtocolInfo p) { const std::string n = p.name; return ::ddb::protocol_registry().add(n, std::move(p)); }(__VA_ARGS__)

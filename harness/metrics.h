@@ -1,21 +1,40 @@
-// The metrics cells can report, with the direction that counts as better.
+// The metric registry: every metric a cell can report, with the direction that counts as better, its
+// unit and how runs pool. Evaluation metrics are produced by protocols (harness/protocols/), set
+// metrics by functions on the distilled set (harness/set_metrics.h); both register here. Metrics that
+// suites name but nothing produces yet are data (planned/evaluation.yaml), with their direction.
 #pragma once
+#include <optional>
 #include <string>
-#include <vector>
+
+#include "core/registry.h"
 
 namespace ddb {
 
 struct MetricInfo {
   std::string name;
   bool higher_is_better = true;
-  std::string unit;         // "%", "s", "GB", ""
+  std::string unit;            // "%", "s", "GB", ""
   std::string description;
-  bool implemented = false; // whether the evaluation protocols can measure it yet
+  // How the values of a cell's runs (seeds x evaluation runs) pool: "mean" = mean ± population std
+  // (ddof 0), as the papers report.
+  std::string aggregate = "mean";
+  std::string kind = "evaluation";  // evaluation (a protocol's output) | set (measured on the set itself)
 };
 
-const std::vector<MetricInfo>& metric_infos();
-// nullptr when unknown.
+Registry<MetricInfo>& metric_registry();
+// nullptr when not registered.
 const MetricInfo* find_metric(const std::string& name);
-std::string metric_names_joined();
+// Direction of a registered or planned metric; nullopt when the name is unknown.
+std::optional<bool> metric_higher_is_better(const std::string& name);
+// Registered or planned.
+bool metric_known(const std::string& name);
+std::string metric_names_joined();  // registered, then planned
 
 }  // namespace ddb
+
+#define DDBENCH_METRIC_CONCAT_INNER(a, b) a##b
+#define DDBENCH_METRIC_CONCAT(a, b) DDBENCH_METRIC_CONCAT_INNER(a, b)
+// DDBENCH_REGISTER_METRIC(MetricInfo{...}); at namespace scope.
+#define DDBENCH_REGISTER_METRIC(...)                                          \
+  static const bool DDBENCH_METRIC_CONCAT(ddbench_metric_registered_, __COUNTER__) = \
+      [](::ddb::MetricInfo m) { const std::string n = m.name; return ::ddb::metric_registry().add(n, std::move(m)); }(__VA_ARGS__)

@@ -1,6 +1,6 @@
 #include "harness/plan.h"
 
-#include "datasets/readers.h"
+#include "core/hashing.h"
 #include "harness/eval_protocol.h"
 #include "harness/metrics.h"
 #include "harness/nets/net.h"
@@ -8,8 +8,6 @@
 #include "methods/method.h"
 
 namespace ddb {
-
-std::string short_hash(const std::string& text) { return sha256_bytes(text).substr(0, 16); }
 
 std::string config_hash(const json& config) {
   json identity = config;
@@ -26,10 +24,6 @@ std::string config_hash(const json& config) {
   return short_hash(identity.dump());
 }
 
-uint64_t derive_seed(const std::string& config_hash, int seed_index, const std::string& purpose) {
-  const std::string h = sha256_bytes(config_hash + "|" + std::to_string(seed_index) + "|" + purpose);
-  return std::stoull(h.substr(0, 15), nullptr, 16);  // 60 bits: positive as int64 too
-}
 
 std::string RunConfig::label() const {
   return str_or(config, "method", "?") + " ipc=" + std::to_string(config.value("ipc", 0)) + " " +
@@ -44,10 +38,110 @@ bool net_known(const std::string& name) {
   return false;
 }
 
-PlannedCell not_runnable(PlannedCell p, Status s, std::string reason) {
+struct Blocker {
+  Status status;
+  std::string reason;
+};
+
+// What keeps a cell's run fields from running, by the code alone (no machine facts): an Invalid
+// blocker (a name neither registered nor planned, an option the method does not declare, a bad
+// value) wins over an Unimplemented one (a planned name, an option planned for a method).
+std::optional<Blocker> spec_blocker(const json& spec, const std::vector<std::string>& requires) {
+  std::optional<Blocker> unimplemented;
+  auto later = [&](std::string why) {
+    if (!unimplemented) unimplemented = Blocker{Status::Unimplemented, std::move(why)};
+  };
+  const std::string method = str_or(spec, "method", "");
+  const auto& methods = MethodRegistry::instance();
+  if (methods.has(method)) {
+    const MethodInfo& info = methods.get(method);
+    const json given = spec.value("options", json::object());
+    if (!given.is_null() && !given.is_object()) return Blocker{Status::Invalid, "options must be a mapping"};
+    json declared = json::object();
+    for (auto it = given.begin(); given.is_object() && it != given.end(); ++it) {
+      bool known = false;
+      for (const auto& o : info.options) known = known || o.name == it.key();
+      if (known) {
+        declared[it.key()] = it.value();
+      } else if (planned().has_option(method, it.key())) {
+        later("option '" + it.key() + "' of method " + method);
+      } else {
+        std::string valid;
+        for (const auto& o : info.options) valid += (valid.empty() ? "" : ", ") + o.name;
+        return Blocker{Status::Invalid, "method '" + method + "' has no option '" + it.key() + "'; valid options: " +
+                                            (valid.empty() ? "(none)" : valid) +
+                                            " (an option a later issue adds goes in planned/*.yaml under options)"};
+      }
+    }
+    try {
+      resolve_options(info, declared);  // types
+    } catch (const UserError& e) {
+      return Blocker{Status::Invalid, e.what()};
+    }
+  } else if (planned_methods().count(method)) {
+    later("method " + method);
+  } else {
+    return Blocker{Status::Invalid, "unknown method '" + method + "'; registered methods: " + methods.names_joined() +
+                                        " (or list it in planned/*.yaml)"};
+  }
+  try {
+    dataset_spec(str_or(spec, "dataset", ""));  // unknown name -> UserError listing them
+    for (const auto& r : requires)
+      if (r.rfind("dataset:", 0) == 0) dataset_spec(r.substr(8));
+    if (spec.contains("ood") && !spec["ood"].is_null()) {
+      const json ood = spec["ood"].is_array() ? spec["ood"] : json::array({spec["ood"]});
+      for (const auto& o : ood) dataset_spec(o.is_string() ? o.get<std::string>() : o.dump());
+      later("evaluation on OOD / shifted test sets");
+    }
+    const json eval_j = spec.value("eval", json::object());
+    const EvalSpec es = EvalSpec::from_json(eval_j);  // unknown protocol / augment -> UserError
+    const std::string metric = str_or(spec, "metric", "accuracy");
+    if (!metric_known(metric.substr(0, metric.find('@'))))
+      return Blocker{Status::Invalid, "unknown metric '" + metric + "'; known: " + metric_names_joined()};
+    const ProtocolInfo* protocol = find_protocol(es.protocol);
+    if (!protocol) later("eval protocol " + es.protocol);
+    const MetricInfo* mi = find_metric(metric);
+    if (!mi) {
+      later("metric " + metric);
+    } else if (mi->kind != "set" && protocol && !protocol->produces(metric)) {
+      later("metric " + metric + " from eval protocol " + es.protocol);
+    }
+    if (spec.contains("delta_from")) later("delta metrics (delta_from)");
+    for (const std::string& net : {str_or(spec, "distill_net", "ConvNet"), es.net})
+      if (!net_known(net)) later("network " + net);
+    // MTT-style reporting (best mean over distillation evaluation points) needs the intermediate
+    // synthetic sets evaluated; the runner evaluates the final set only.
+    if (es.selection == "best_iter") later("selection best_iter");
+  } catch (const UserError& e) {
+    return Blocker{Status::Invalid, e.what()};
+  }
+  return unimplemented;
+}
+
+PlannedCell blocked(PlannedCell p, Status s, std::string reason) {
   p.status = s;
   p.reason = std::move(reason);
   return p;
+}
+
+// Why this machine cannot run a cell the code can run (nullopt: it can).
+std::optional<Blocker> machine_blocker(const Cell& cell, const json& spec, const PlanEnv& env) {
+  if (env.tier == "paper" && !env.cuda_available && !env.allow_paper_on_cpu)
+    return Blocker{Status::NeedsGpu, "paper tier without a GPU (pass --allow-cpu to run it anyway)"};
+  for (const auto& r : cell.requires) {
+    if (r == "gpu" && !env.cuda_available) return Blocker{Status::NeedsGpu, "cell requires a GPU"};
+    if (r.rfind("pretrained:", 0) == 0) return Blocker{Status::NeedsPretrained, "needs pretrained weights: " + r.substr(11)};
+  }
+  if (env.assume_datasets_present) return std::nullopt;
+  std::vector<std::string> datasets = {str_or(spec, "dataset", "")};
+  for (const auto& r : cell.requires)
+    if (r.rfind("dataset:", 0) == 0) datasets.push_back(r.substr(8));
+  for (size_t i = 0; i < datasets.size(); ++i) {
+    if (dataset_available(datasets[i], env.data)) continue;
+    return Blocker{Status::DatasetMissing,
+                   dataset_missing_reason(datasets[i], env.data) + (i > 0 ? ", required by the cell" : "")};
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -56,69 +150,35 @@ PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) 
   PlannedCell p;
   p.suite = &suite;
   p.cell = &cell;
+  // 1. Validity, at the paper tier and at the tier asked for: an invalid cell is an error everywhere.
   const auto spec_opt = suite.spec_at(cell, env.tier);
-  if (!spec_opt) {
-    return not_runnable(p, Status::NeedsGpu,
-                        "suite has no '" + env.tier + "' profile; its paper settings need a GPU (--tier paper)");
+  const std::string at = suite.path + ":" + std::to_string(cell.line) + ": cell '" + cell.id + "': ";
+  std::optional<Blocker> b = spec_blocker(cell.spec, cell.requires);
+  if (!(b && b->status == Status::Invalid) && spec_opt && env.tier != "paper") {
+    auto bt = spec_blocker(*spec_opt, cell.requires);
+    if (bt && bt->status == Status::Invalid) bt->reason = "(tier " + env.tier + ") " + bt->reason;
+    if (bt && (!b || bt->status == Status::Invalid)) b = bt;
   }
+  if (b && b->status == Status::Invalid) return blocked(p, Status::Invalid, at + b->reason);
+  // 2. What the code implements.
+  if (!spec_opt)
+    return blocked(p, Status::NeedsGpu,
+                   "suite has no '" + env.tier + "' profile; its paper settings need a GPU (--tier paper)");
+  if (b) return blocked(p, b->status, b->reason);
+  // 3. The run configuration: independent of this machine.
   const json& spec = *spec_opt;
-  if (env.tier == "paper" && !env.cuda_available && !env.allow_paper_on_cpu)
-    return not_runnable(p, Status::NeedsGpu, "paper tier without a GPU (pass --allow-cpu to run it anyway)");
-  for (const auto& r : cell.requires) {
-    if (r == "gpu" && !env.cuda_available) return not_runnable(p, Status::NeedsGpu, "cell requires a GPU");
-    if (r.rfind("pretrained:", 0) == 0)
-      return not_runnable(p, Status::NeedsPretrained, "needs pretrained weights: " + r.substr(11));
-    if (r.rfind("dataset:", 0) == 0) {
-      const std::string d = r.substr(8);
-      try {
-        if (!env.assume_datasets_present && !dataset_available(d, env.data)) return not_runnable(p, Status::DatasetMissing, d + " (required by the cell)");
-      } catch (const UserError& e) {
-        return not_runnable(p, Status::Invalid, e.what());
-      }
-    }
-  }
   const std::string method = str_or(spec, "method", "");
-  const auto& registry = MethodRegistry::instance();
-  if (!registry.has(method)) return not_runnable(p, Status::Unimplemented, "method " + method);
-  const json eval_j = spec.value("eval", json::object());
-  const std::string protocol = str_or(eval_j, "protocol", "dc");
-  const ProtocolInfo* pinfo = find_protocol(protocol);
-  if (!pinfo) return not_runnable(p, Status::Invalid, "unknown eval protocol '" + protocol + "'");
-  if (!pinfo->implemented) return not_runnable(p, Status::Unimplemented, "eval protocol " + protocol);
   const std::string metric = str_or(spec, "metric", "accuracy");
-  const MetricInfo* minfo = find_metric(metric);
-  if (!minfo) return not_runnable(p, Status::Invalid, "unknown metric '" + metric + "'");
-  if (!minfo->implemented) return not_runnable(p, Status::Unimplemented, "metric " + metric);
-  if (spec.contains("ood") && !spec["ood"].is_null())
-    return not_runnable(p, Status::Unimplemented, "evaluation on OOD / shifted test sets");
-  if (spec.contains("delta_from")) return not_runnable(p, Status::Unimplemented, "delta metrics (delta_from)");
-  for (const std::string& net : {str_or(spec, "distill_net", "ConvNet"), str_or(eval_j, "net", "ConvNet")})
-    if (!net_known(net)) return not_runnable(p, Status::Unimplemented, "network " + net);
-
   RunConfig rc;
   try {
-    const std::string dataset = str_or(spec, "dataset", "");
-    dataset_spec(dataset);  // unknown name -> UserError
-    if (!env.assume_datasets_present && !dataset_available(dataset, env.data)) {
-      const auto dirs = candidate_dirs(dataset_spec(dataset), env.data);
-      std::string where;
-      for (const auto& d : dirs) where += (where.empty() ? "" : ", ") + d;
-      return not_runnable(p, Status::DatasetMissing, dataset + " (looked in " + where + ")");
-    }
-    EvalSpec es = EvalSpec::from_json(eval_j);
-    // MTT-style reporting (best mean over distillation evaluation points) needs the intermediate
-    // synthetic sets evaluated; the runner evaluates the final set only.
-    if (es.selection == "best_iter") return not_runnable(p, Status::Unimplemented, "selection best_iter");
     rc.config = {{"method", method},
-                 {"options", resolve_options(registry.get(method), spec.value("options", json::object()))},
-                 {"dataset", dataset},
+                 {"options", resolve_options(MethodRegistry::instance().get(method), spec.value("options", json::object()))},
+                 {"dataset", str_or(spec, "dataset", "")},
                  {"ipc", spec.value("ipc", 1)},
                  {"distill_net", str_or(spec, "distill_net", "ConvNet")},
-                 {"eval", es.to_json()}};
-  } catch (const UnknownOption& e) {
-    return not_runnable(p, Status::Unimplemented, e.what());
+                 {"eval", EvalSpec::from_json(spec.value("eval", json::object())).to_json()}};
   } catch (const UserError& e) {
-    return not_runnable(p, Status::Invalid, e.what());
+    return blocked(p, Status::Invalid, at + e.what());
   }
   // A set metric is computed by its own job (harness/set_metrics.h): the metric joins the
   // configuration so such a cell never shares a job with an accuracy cell of the same options.
@@ -126,8 +186,10 @@ PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) 
   rc.hash = config_hash(rc.config);
   rc.seeds = spec.value("seeds", 1);
   rc.metric = metric;
-  p.status = Status::NotRun;
   p.run = rc;
+  // 4. What this machine can run.
+  if (auto m = machine_blocker(cell, spec, env)) return blocked(p, m->status, m->reason);
+  p.status = Status::NotRun;
   return p;
 }
 
@@ -141,7 +203,7 @@ std::vector<Job> jobs_for(const std::vector<PlannedCell>& cells) {
   std::vector<Job> jobs;
   std::map<std::string, size_t> seen;  // job key -> index
   for (const auto& pc : cells) {
-    if (!pc.run) continue;
+    if (!pc.runnable()) continue;
     for (int s = 0; s < pc.run->seeds; ++s) {
       Job j{*pc.run, s, derive_seed(pc.run->hash, s)};
       if (seen.emplace(j.key(), jobs.size()).second) jobs.push_back(j);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/hashing.h"  // derive_seed, short_hash
 #include "datasets/registry.h"
 #include "harness/status.h"
 #include "harness/suite.h"
@@ -29,12 +30,18 @@ struct RunConfig {
   std::string label() const;  // "dm ipc=10 fashion-mnist"
 };
 
+// A planned cell. Validity comes first (invalid: a name neither registered nor planned, a mistyped
+// option), then what the code implements (unimplemented), and only then what this machine can run
+// (needs-gpu, dataset-missing, ...). `run` is set whenever the code can run the cell at the tier,
+// whatever this machine has: reading results (check, report) depends on the store, not on the
+// reader's machine; only `run` and ctest execute what runnable() allows.
 struct PlannedCell {
   const Suite* suite = nullptr;
   const Cell* cell = nullptr;
-  Status status = Status::NotRun;  // NotRun when runnable; otherwise why it cannot run
+  Status status = Status::NotRun;  // NotRun when runnable here; otherwise why not
   std::string reason;
   std::optional<RunConfig> run;
+  bool runnable() const { return run.has_value() && status == Status::NotRun; }
 };
 
 struct Job {
@@ -46,12 +53,9 @@ struct Job {
 
 PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env);
 std::vector<PlannedCell> plan_suite(const Suite& suite, const PlanEnv& env);
-// Unique jobs of the runnable cells, in cell order.
+// Unique jobs of the cells runnable here, in cell order.
 std::vector<Job> jobs_for(const std::vector<PlannedCell>& cells);
 
-// Replayable seeds: derived from the configuration hash and the seed index, never the clock.
-uint64_t derive_seed(const std::string& config_hash, int seed_index, const std::string& purpose = "distill");
-std::string short_hash(const std::string& text);
 // The hash that names a configuration (job keys, derived seeds): the short hash of the configuration
 // without the method options that sit at a neutral default (OptionSpec::neutral_default), so results and
 // seeds of existing configurations survive the addition of a modifier.

@@ -88,16 +88,20 @@ JobOutput execute_job(const Job& job, const LoadedDataset& loaded, const RunnerO
     out.metrics.push_back({0, cfg.at("metric").get<std::string>(), (*set_metric)(train_set, data, cfg, job.seed, opts.device)});
     return out;
   }
-  EvalSpec es = EvalSpec::from_json(cfg.at("eval"));
-  // A method whose reference trains its evaluation networks with its own batch size (IDM's
-  // --batch_train 128 on ImageNet) records it in the set's metadata.
-  if (train_set.meta.contains("eval_batch_train")) es.batch_train = train_set.meta["eval_batch_train"].get<int64_t>();
+  // Evaluation settings come from the configuration alone (the suite's eval block), never from the set.
+  const EvalSpec es = EvalSpec::from_json(cfg.at("eval"));
   for (int r = 0; r < es.runs; ++r) {
     const std::string phase = "eval " + std::to_string(r + 1) + "/" + std::to_string(es.runs);
-    const EvalRunResult er =
-        evaluate_once(train_set, data, es, derive_seed(job.run.hash, job.seed_index, "eval" + std::to_string(r)),
-                      opts.device, progress, phase);
-    out.metrics.push_back({r, "accuracy", er.accuracy});
+    try {
+      const EvalRunResult er =
+          evaluate_once(train_set, data, es, derive_seed(job.run.hash, job.seed_index, "eval" + std::to_string(r)),
+                        opts.device, progress, phase);
+      for (const auto& v : er.values) out.metrics.push_back({r, v.metric, v.value});
+    } catch (const Diverged& e) {
+      // Recorded as a failed run (check treats the cell as failed unless it allows failed runs);
+      // the job's other runs go on.
+      out.failures.push_back({r, e.what()});
+    }
   }
   return out;
 }
@@ -158,10 +162,11 @@ RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOpti
       const LoadedDataset& data =
           cached_dataset(job->run.config.at("dataset").get<std::string>(), opts.data, wants_zca(job->run.config));
       rec.provenance["dataset_identity"] = data.identity;
+      rec.provenance["dataset_dir"] = data.source_dir;  // which copy was read
       auto progress = [&printer](const std::string& phase, long done, long total) { printer.update(phase, done, total); };
       JobOutput out = execute_job(*job, data, opts, progress, rec.synset_path);
       rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - jt0).count();
-      store.finish(rec, out.metrics);
+      store.finish(rec, out.metrics, out.failures);
       ++sum.succeeded;
       std::string accs;
       for (const auto& m : out.metrics) {
@@ -169,6 +174,7 @@ RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOpti
         std::snprintf(b, sizeof b, "%s%.2f", accs.empty() ? "" : " ", m.value);
         accs += b;
       }
+      for (const auto& f : out.failures) accs += " run" + std::to_string(f.eval_run + 1) + ":diverged";
       printer.end_job("done, " + (out.metrics.empty() ? std::string("accuracy") : out.metrics.front().metric) + " " + accs);
     } catch (const std::exception& e) {
       // A diverging or crashing job is recorded with its reason; the others go on.

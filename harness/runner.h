@@ -33,6 +33,7 @@ RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOpti
 struct JobOutput {
   SyntheticSet set;
   std::vector<MetricRow> metrics;
+  std::vector<EvalFailure> failures;  // evaluation runs that diverged (the others still count)
 };
 JobOutput execute_job(const Job& job, const LoadedDataset& data, const RunnerOptions& opts, const ProgressFn& progress,
                       const std::string& synset_path);

@@ -11,7 +11,7 @@ void init_runtime(int threads);
 std::string git_commit();
 std::string ddbench_version();
 std::string torch_version();
-// The ddbench source tree (suites/, methods/planned/, datasets/manifests/): $DDBENCH_ROOT, else the
+// The ddbench source tree (suites/, planned/, datasets/manifests/): $DDBENCH_ROOT, else the
 // tree this binary was built from.
 std::string source_root();
 

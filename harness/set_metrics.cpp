@@ -9,10 +9,12 @@ SetMetricRegistry& SetMetricRegistry::instance() {
   return registry;
 }
 
-bool SetMetricRegistry::add(const std::string& name, SetMetricFn fn) {
+bool SetMetricRegistry::add(MetricInfo info, SetMetricFn fn) {
+  const std::string name = info.name;
+  info.kind = "set";
   if (!metrics_.emplace(name, std::move(fn)).second)
     throw std::logic_error("set metric '" + name + "' registered twice");
-  return true;
+  return metric_registry().add(name, std::move(info));
 }
 
 const SetMetricFn* SetMetricRegistry::find(const std::string& name) const {

@@ -11,6 +11,7 @@
 #include <map>
 #include <string>
 
+#include "harness/metrics.h"
 #include "harness/types.h"
 
 namespace ddb {
@@ -24,7 +25,8 @@ using SetMetricFn = std::function<double(const SyntheticSet& set, const LoadedDa
 class SetMetricRegistry {
  public:
   static SetMetricRegistry& instance();
-  bool add(const std::string& name, SetMetricFn fn);
+  // Registers the metric (kind "set") in the metric registry too, so reports and bands read its direction.
+  bool add(MetricInfo info, SetMetricFn fn);
   // nullptr when `name` is not a set metric.
   const SetMetricFn* find(const std::string& name) const;
 
@@ -34,9 +36,9 @@ class SetMetricRegistry {
 
 }  // namespace ddb
 
-// DDBENCH_REGISTER_SET_METRIC("name", fn); at namespace scope.
+// DDBENCH_REGISTER_SET_METRIC(MetricInfo{"name", higher_is_better, unit, description}, fn); at namespace scope.
 #define DDBENCH_REGISTER_SET_METRIC(name, ...)                                 \
-  static const bool DDBENCH_SET_METRIC_CONCAT(ddbench_set_metric_, __LINE__) = \
+  static const bool DDBENCH_SET_METRIC_CONCAT(ddbench_set_metric_, __COUNTER__) = \
       ::ddb::SetMetricRegistry::instance().add(name, __VA_ARGS__)
 #define DDBENCH_SET_METRIC_CONCAT_INNER(a, b) a##b
 #define DDBENCH_SET_METRIC_CONCAT(a, b) DDBENCH_SET_METRIC_CONCAT_INNER(a, b)

@@ -96,6 +96,9 @@ Store::Store(const std::string& dir) : dir_(dir) {
   exec(
       "CREATE TABLE IF NOT EXISTS metrics (job_key TEXT NOT NULL, eval_run INTEGER NOT NULL, metric TEXT NOT NULL, "
       "value REAL NOT NULL, PRIMARY KEY (job_key, eval_run, metric))");
+  exec(
+      "CREATE TABLE IF NOT EXISTS eval_failures (job_key TEXT NOT NULL, eval_run INTEGER NOT NULL, error TEXT NOT "
+      "NULL, PRIMARY KEY (job_key, eval_run))");
 }
 
 Store::~Store() { sqlite3_close(db_); }
@@ -137,9 +140,11 @@ void upsert(sqlite3* db, const RunRecord& r, const std::string& status) {
 void Store::mark_running(const RunRecord& r) {
   exec("BEGIN IMMEDIATE");
   try {
-    Stmt del(db_, "DELETE FROM metrics WHERE job_key = ?");
-    del.bind(1, r.job_key);
-    del.step();
+    for (const char* table : {"metrics", "eval_failures"}) {
+      Stmt del(db_, std::string("DELETE FROM ") + table + " WHERE job_key = ?");
+      del.bind(1, r.job_key);
+      del.step();
+    }
     upsert(db_, r, "running");
     exec("COMMIT");
   } catch (...) {
@@ -148,12 +153,19 @@ void Store::mark_running(const RunRecord& r) {
   }
 }
 
-void Store::finish(const RunRecord& r, const std::vector<MetricRow>& metrics) {
+void Store::finish(const RunRecord& r, const std::vector<MetricRow>& metrics, const std::vector<EvalFailure>& failures) {
   exec("BEGIN IMMEDIATE");
   try {
-    Stmt del(db_, "DELETE FROM metrics WHERE job_key = ?");
-    del.bind(1, r.job_key);
-    del.step();
+    for (const char* table : {"metrics", "eval_failures"}) {
+      Stmt del(db_, std::string("DELETE FROM ") + table + " WHERE job_key = ?");
+      del.bind(1, r.job_key);
+      del.step();
+    }
+    for (const auto& f : failures) {
+      Stmt ins(db_, "INSERT OR REPLACE INTO eval_failures (job_key, eval_run, error) VALUES (?,?,?)");
+      ins.bind(1, r.job_key).bind(2, static_cast<int64_t>(f.eval_run)).bind(3, f.error);
+      ins.step();
+    }
     for (const auto& m : metrics) {
       Stmt ins(db_, "INSERT INTO metrics (job_key, eval_run, metric, value) VALUES (?,?,?,?)");
       ins.bind(1, r.job_key).bind(2, static_cast<int64_t>(m.eval_run)).bind(3, m.metric).bind(4, m.value);
@@ -169,13 +181,23 @@ void Store::finish(const RunRecord& r, const std::vector<MetricRow>& metrics) {
 
 void Store::fail(const RunRecord& r) { upsert(db_, r, "failed"); }
 
-std::vector<double> Store::metric_values(const std::string& config_hash, const std::string& metric) const {
+std::vector<double> Store::metric_values(const std::string& config_hash, const std::string& metric, int seeds) const {
   Stmt st(db_,
           "SELECT m.value FROM metrics m JOIN runs r ON r.job_key = m.job_key WHERE r.config_hash = ? AND r.status = "
-          "'done' AND m.metric = ? ORDER BY r.seed_index, m.eval_run");
-  st.bind(1, config_hash).bind(2, metric);
+          "'done' AND m.metric = ? AND r.seed_index < ? ORDER BY r.seed_index, m.eval_run");
+  st.bind(1, config_hash).bind(2, metric).bind(3, static_cast<int64_t>(seeds));
   std::vector<double> out;
   while (st.step()) out.push_back(st.real(0));
+  return out;
+}
+
+std::vector<EvalFailure> Store::eval_failures(const std::string& config_hash, int seeds) const {
+  Stmt st(db_,
+          "SELECT f.eval_run, f.error, r.seed_index FROM eval_failures f JOIN runs r ON r.job_key = f.job_key WHERE "
+          "r.config_hash = ? AND r.status = 'done' AND r.seed_index < ? ORDER BY r.seed_index, f.eval_run");
+  st.bind(1, config_hash).bind(2, static_cast<int64_t>(seeds));
+  std::vector<EvalFailure> out;
+  while (st.step()) out.push_back({static_cast<int>(st.integer(0)), st.text(1), static_cast<int>(st.integer(2))});
   return out;
 }
 

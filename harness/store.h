@@ -32,6 +32,14 @@ struct MetricRow {
   double value = 0;
 };
 
+// An evaluation run that produced no value (its training diverged): recorded, never dropped, so a
+// cell's mean says how many runs it pools and how many failed.
+struct EvalFailure {
+  int eval_run = 0;
+  std::string error;
+  int seed_index = 0;  // filled when read back from the store
+};
+
 class Store {
  public:
   explicit Store(const std::string& dir);
@@ -41,10 +49,14 @@ class Store {
 
   std::optional<RunRecord> find(const std::string& job_key) const;
   void mark_running(const RunRecord& r);
-  void finish(const RunRecord& r, const std::vector<MetricRow>& metrics);
+  // Marks the job done with its metrics and its failed evaluation runs, in one transaction.
+  void finish(const RunRecord& r, const std::vector<MetricRow>& metrics, const std::vector<EvalFailure>& failures = {});
   void fail(const RunRecord& r);
-  // Values of `metric` over every eval run of every done job of the configuration.
-  std::vector<double> metric_values(const std::string& config_hash, const std::string& metric) const;
+  // Values of `metric` over every eval run of the done jobs of the configuration whose seed index is
+  // below `seeds` (a store may hold more seeds of a configuration, run for another suite).
+  std::vector<double> metric_values(const std::string& config_hash, const std::string& metric, int seeds) const;
+  // Failed evaluation runs of the done jobs of the configuration with seed index below `seeds`.
+  std::vector<EvalFailure> eval_failures(const std::string& config_hash, int seeds) const;
   std::vector<RunRecord> runs_of(const std::string& config_hash) const;
   std::vector<RunRecord> all_runs() const;
   std::vector<MetricRow> metrics_of(const std::string& job_key) const;

@@ -39,6 +39,9 @@ struct Cell {
   json spec;                    // the cell's run fields as written (merged with defaults, no tier)
   PaperValue paper;
   std::string uncertain, note, xfail;
+  // Pool the runs that succeeded even when some evaluation runs diverged or seeds failed (the
+  // reference records such runs at near-chance accuracy); by default a failed run fails the cell.
+  bool allow_failed_runs = false;
   std::vector<std::string> requires;
   std::optional<Band> band;
   std::map<std::string, ReferenceValue> reference;  // tier -> committed reference

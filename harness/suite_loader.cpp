@@ -54,10 +54,10 @@ const std::set<std::string> kTopKeys = {"id", "title", "source", "defaults", "ba
 const std::set<std::string> kRunKeys = {"method", "options", "dataset", "ipc", "distill_net", "eval",
                                         "seeds", "metric", "ood", "score", "delta_from"};
 const std::set<std::string> kCellOnlyKeys = {"id", "setting", "paper", "uncertain", "note", "requires",
-                                             "xfail", "band", "reference", "tiers"};
+                                             "xfail", "band", "reference", "tiers", "allow_failed_runs"};
 // Cell fields that `defaults` may also give: every cell inherits them unless it sets its own
 // (`paper` merges key by key, so defaults can hold the paper's conventions: runs, selection, source).
-const std::set<std::string> kInheritedKeys = {"paper", "requires", "uncertain", "note", "xfail"};
+const std::set<std::string> kInheritedKeys = {"paper", "requires", "uncertain", "note", "xfail", "allow_failed_runs"};
 const std::set<std::string> kEvalKeys = {"protocol", "net", "epochs", "augment", "runs", "steps", "selection",
                                          "batch_train", "lr_net", "dsa_strategy", "note"};
 const std::set<std::string> kPaperKeys = {"value", "std", "runs", "selection", "source", "unavailable", "note"};
@@ -115,6 +115,15 @@ class Checker {
       return std::nullopt;
     }
     return j.get<long long>();
+  }
+  std::optional<bool> boolean(const YAML::Node& n, const std::string& field) {
+    if (!n || n.IsNull()) return std::nullopt;
+    const json j = n.IsScalar() ? yaml_to_json(n) : json();
+    if (!j.is_boolean()) {
+      error(n, field, "must be true or false");
+      return std::nullopt;
+    }
+    return j.get<bool>();
   }
   std::string string(const YAML::Node& n, const std::string& field) {
     if (!n || n.IsNull()) return "";
@@ -298,6 +307,7 @@ Suite load_suite(const std::string& path) {
     c.uncertain = ck.string(inherit("uncertain"), where + ".uncertain");
     c.note = ck.string(inherit("note"), where + ".note");
     c.xfail = ck.string(inherit("xfail"), where + ".xfail");
+    c.allow_failed_runs = ck.boolean(inherit("allow_failed_runs"), where + ".allow_failed_runs").value_or(false);
     std::vector<YAML::Node> req_nodes;
     if (inherited["requires"]) req_nodes.push_back(inherited["requires"]);
     if (n["requires"]) req_nodes.push_back(n["requires"]);

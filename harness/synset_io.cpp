@@ -1,5 +1,7 @@
 #include "harness/synset_io.h"
 
+#include "core/hashing.h"
+
 #include <torch/serialize.h>
 
 #include <filesystem>
@@ -127,6 +129,22 @@ SyntheticSet load_synset(const std::string& path, int index) {
     if (s.meta.is_discarded()) s.meta = json::object();
   }
   return s;
+}
+
+std::string synset_content_hash(const SyntheticSet& set) {
+  std::string bytes;
+  for (const torch::Tensor* t : {&set.images, &set.labels, &set.learned_lr}) {
+    if (!t->defined()) {
+      bytes += "undefined;";
+      continue;
+    }
+    const torch::Tensor c = t->detach().to(torch::kCPU).contiguous();
+    bytes += std::string(c.dtype().name()) + "[";
+    for (const auto d : c.sizes()) bytes += std::to_string(d) + ",";
+    bytes += "]";
+    bytes.append(static_cast<const char*>(c.data_ptr()), static_cast<size_t>(c.numel() * c.element_size()));
+  }
+  return sha256_bytes(bytes);
 }
 
 }  // namespace ddb

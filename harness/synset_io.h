@@ -17,4 +17,8 @@ void save_synset(const SyntheticSet& set, const std::string& path);
 // Images must be float [N,C,H,W]; labels int64 [N] or float [N,K]. Anything else: UserError naming the file.
 SyntheticSet load_synset(const std::string& path, int index = 0);
 
+// SHA-256 of what a set is (image and label values, dtypes and shapes, the learned lr), not of
+// where it is stored: a copy of the file hashes the same.
+std::string synset_content_hash(const SyntheticSet& set);
+
 }  // namespace ddb

@@ -2,21 +2,13 @@
 #pragma once
 #include <torch/torch.h>
 
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "core/errors.h"
+#include "core/json.h"
+
 namespace ddb {
-
-using json = nlohmann::json;
-
-// j[key] as a string, or `fallback` when the key is missing or null (suites write `distill_net: null`
-// for methods that distill nothing).
-inline std::string str_or(const json& j, const std::string& key, const std::string& fallback) {
-  if (!j.is_object()) return fallback;
-  auto it = j.find(key);
-  return (it == j.end() || it->is_null() || !it->is_string()) ? fallback : it->get<std::string>();
-}
 
 // What a network needs to know about its input (ConvNet pads differently for 28x28 one-channel data).
 struct ImageShape {
@@ -48,6 +40,9 @@ struct LoadedDataset {
   TensorSplit test;
   // Identity of the data as loaded (file hashes + transform); part of every result's provenance.
   std::string identity;
+  // The directory the files were read from (which copy was used: --data-root, $DDBENCH_DATA, ./data
+  // or the system package); empty for generated data.
+  std::string source_dir;
   // Indices of the training images of class c (filled by index_classes()).
   std::vector<torch::Tensor> class_indices;
 
@@ -64,17 +59,6 @@ struct SyntheticSet {
   torch::Tensor learned_lr;       // undefined unless the method learns an evaluation lr (MTT)
   json meta = json::object();     // method, options, seed, dataset, ipc, hashes
   int64_t size() const { return images.defined() ? images.size(0) : 0; }
-};
-
-// Errors the harness turns into statuses rather than crashes.
-struct DatasetMissing : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-struct UserError : std::runtime_error {  // bad input: suite, option, file
-  using std::runtime_error::runtime_error;
-};
-struct Diverged : std::runtime_error {  // NaN/inf loss during a run
-  using std::runtime_error::runtime_error;
 };
 
 }  // namespace ddb

@@ -1,10 +1,7 @@
 #include "methods/method.h"
 
-#include <filesystem>
-
-#include "harness/runtime.h"
+#include "core/planned.h"
 #include "methods/matching/seam.h"
-#include "harness/yaml_json.h"
 
 namespace ddb {
 
@@ -94,19 +91,12 @@ json resolve_options(const MethodInfo& info, const json& given) {
 }
 
 const std::map<std::string, std::string>& planned_methods() {
-  static const std::map<std::string, std::string> planned = [] {
+  static const std::map<std::string, std::string> names = [] {
     std::map<std::string, std::string> m;
-    const std::filesystem::path dir = std::filesystem::path(source_root()) / "methods" / "planned";
-    if (!std::filesystem::is_directory(dir)) return m;
-    for (const auto& e : std::filesystem::directory_iterator(dir)) {
-      if (e.path().extension() != ".yaml") continue;
-      const YAML::Node root = load_yaml_file(e.path().string());
-      if (!root.IsMap()) continue;  // an empty file (only comments) is fine
-      for (const auto& kv : root) m[kv.first.as<std::string>()] = kv.second.IsScalar() ? kv.second.Scalar() : "";
-    }
+    for (const auto& [name, facts] : planned().section("methods")) m[name] = str_or(facts, "description", "");
     return m;
   }();
-  return planned;
+  return names;
 }
 
 }  // namespace ddb

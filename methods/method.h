@@ -98,7 +98,7 @@ struct UnknownOption : UserError {
 // option and listing the valid ones) and fills in the defaults.
 json resolve_options(const MethodInfo& info, const json& given);
 
-// Methods suites may name before they are implemented: methods/planned/*.yaml (name -> description).
+// Methods suites may name before they are implemented: the `methods` of planned/*.yaml (name -> description).
 const std::map<std::string, std::string>& planned_methods();
 
 }  // namespace ddb

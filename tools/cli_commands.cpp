@@ -9,6 +9,7 @@
 #include <set>
 
 #include "datasets/registry.h"
+#include "core/planned.h"
 #include "harness/check.h"
 #include "harness/eval_protocol.h"
 #include "harness/metrics.h"
@@ -127,7 +128,7 @@ bool print_verdicts(const ReportInput& in) {
     char line[512];
     std::snprintf(line, sizeof line, "%-16s %-28s %-34s ours %-16s expected %-16s %s", status_name(r.status).c_str(),
                   r.suite->id.c_str(), r.cell->id.c_str(),
-                  r.mean ? (fmt_mean_std(r.mean, r.std) + " (" + std::to_string(r.n) + ")").c_str() : "-",
+                  r.mean ? (fmt_mean_std(r.mean, r.std) + " (" + std::to_string(r.n) + (r.n == r.n_expected ? "" : "/" + std::to_string(r.n_expected)) + ")").c_str() : "-",
                   r.expected ? fmt_mean_std(r.expected, r.expected_std).c_str() : "-", r.reason.substr(0, 120).c_str());
     std::cout << line << "\n";
   }
@@ -213,7 +214,7 @@ void register_commands(CLI::App& app) {
       Loaded l = load_and_plan(suites, env);
       const auto jobs = jobs_for(l.cells);
       int runnable = 0;
-      for (const auto& pc : l.cells) runnable += pc.run ? 1 : 0;
+      for (const auto& pc : l.cells) runnable += pc.runnable() ? 1 : 0;
       RunnerOptions ro;
       ro.device = resolve_device(o.device);
       ro.data = env.data;
@@ -284,7 +285,19 @@ void register_commands(CLI::App& app) {
       const PlanEnv env = make_env(o);
       Loaded l = load_and_plan({suite}, env);
       int runnable = 0;
-      for (const auto& pc : l.cells) runnable += pc.run ? 1 : 0;
+      std::vector<const PlannedCell*> invalid;
+      for (const auto& pc : l.cells) {
+        runnable += pc.runnable() ? 1 : 0;
+        if (pc.status == Status::Invalid) invalid.push_back(&pc);
+      }
+      // An invalid cell is a failure of the suite itself, on every machine: never skipped.
+      if (!invalid.empty()) {
+        std::cout << "FAILED: " << invalid.size() << " invalid cell" << (invalid.size() == 1 ? "" : "s") << " in "
+                  << suite << "\n";
+        for (const PlannedCell* pc : invalid) std::cout << "  invalid: " << pc->reason << "\n";
+        g_exit = 1;
+        return;
+      }
       if (runnable == 0) {
         std::map<std::string, int> why;
         for (const auto& pc : l.cells) why[status_name(pc.status) + (pc.reason.empty() ? "" : ": " + pc.reason)]++;
@@ -296,7 +309,7 @@ void register_commands(CLI::App& app) {
           std::map<std::string, int> deeper;
           for (const auto& s : l.suites)
             for (const auto& pc : plan_suite(*s, gpu))
-              deeper[pc.run ? std::string("runnable") : status_name(pc.status) + ": " + pc.reason]++;
+              deeper[pc.runnable() ? std::string("runnable") : status_name(pc.status) + ": " + pc.reason]++;
           std::cout << "on a GPU machine with this machine's data:\n";
           for (const auto& [k, v] : deeper) std::cout << "  " << v << " x " << k << "\n";
         }
@@ -342,21 +355,29 @@ void register_commands(CLI::App& app) {
           std::cout << s.name << "  [" << (here ? "available" : "missing") << "] " << s.info.num_classes << " classes, "
                     << s.info.shape.channels << "x" << s.info.shape.height << "x" << s.info.shape.width << ", reader "
                     << s.reader << "\n";
-          if (!here) {
-            std::string where;
-            for (const auto& d : candidate_dirs(s, lo)) where += (where.empty() ? "" : ", ") + d;
-            std::cout << "    looked in: " << where << "\n    get it: " << s.howto << "\n";
-          }
+          if (!here) std::cout << "    " << dataset_missing_reason(s.name, lo) << "\n    get it: " << s.howto << "\n";
         }
       } else if (what == "nets") {
         for (const auto& n : list_nets()) std::cout << n.name << "  " << n.description << "\n";
       } else if (what == "protocols") {
-        for (const auto& p : protocol_infos())
-          std::cout << p.name << " v" << p.version << (p.implemented ? "" : " [unimplemented]") << "  " << p.description << "\n";
+        for (const auto& [name, p] : protocol_registry().items()) {
+          std::string produces;
+          for (const auto& m : p.metrics) produces += (produces.empty() ? "" : ", ") + m;
+          std::cout << name << " v" << p.version << "  " << p.description << " [metrics: " << produces << "]\n";
+        }
+        std::cout << "\nplanned (suites name them; not implemented yet):\n";
+        for (const auto& [name, facts] : planned().section("protocols"))
+          if (!find_protocol(name)) std::cout << "  " << name << "  " << str_or(facts, "description", "") << "\n";
       } else if (what == "metrics") {
-        for (const auto& m : metric_infos())
-          std::cout << m.name << " (" << (m.higher_is_better ? "higher" : "lower") << " is better"
-                    << (m.implemented ? "" : ", unimplemented") << ")  " << m.description << "\n";
+        for (const auto& [name, m] : metric_registry().items())
+          std::cout << name << " (" << (m.higher_is_better ? "higher" : "lower") << " is better, " << m.kind
+                    << " metric, " << m.aggregate << " over runs" << (m.unit.empty() ? "" : ", " + m.unit) << ")  "
+                    << m.description << "\n";
+        std::cout << "\nplanned (suites name them; not implemented yet):\n";
+        for (const auto& [name, facts] : planned().section("metrics"))
+          if (!find_metric(name))
+            std::cout << "  " << name << " (" << str_or(facts, "direction", "higher") << " is better)  "
+                      << str_or(facts, "description", "") << "\n";
       } else {
         for (const auto& f : find_suite_files((fs::path(source_root()) / "suites").string())) {
           try {
@@ -448,6 +469,8 @@ void register_commands(CLI::App& app) {
       LoadOptions lo;
       lo.data_root = data_root;
       LoadedDataset data = load_dataset(ds, lo);
+      std::cerr << "dataset " << ds << ": " << (data.source_dir.empty() ? std::string("generated") : data.source_dir)
+                << " (" << data.identity << ")\n";
       // A set distilled on whitened data lives in whitened space: its test split must go through the
       // same fit, or accuracy drops to chance (MTT issue #11).
       const json* so = set.meta.contains("options") ? &set.meta.at("options") : nullptr;
@@ -461,6 +484,10 @@ void register_commands(CLI::App& app) {
                         std::to_string(set.images.size(2)) + "x" + std::to_string(set.images.size(3)) + " but " + ds +
                         " is " + std::to_string(sh.channels) + "x" + std::to_string(sh.height) + "x" + std::to_string(sh.width));
       EvalSpec es = EvalSpec::from_json({{"protocol", protocol}, {"net", net}, {"epochs", epochs}, {"augment", augment}, {"runs", runs}});
+      // Seeds come from what is evaluated (the set's content, the data, the settings), never from
+      // the file's name: a copied or renamed file gives the same numbers.
+      const std::string eval_identity =
+          short_hash(synset_content_hash(set) + "|" + data.identity + "|" + es.to_json().dump());
       std::vector<double> accs;
       for (int64_t r = 0; r < runs; ++r) {
         long last = -1;
@@ -469,7 +496,7 @@ void register_commands(CLI::App& app) {
           if (pct / 25 != last / 25) std::cerr << "run " << r + 1 << " " << phase << " epoch " << done << "/" << total << "\n";
           last = pct;
         };
-        const auto res = evaluate_once(set, data, es, derive_seed(short_hash(file), static_cast<int>(seed + r), "evaluate"),
+        const auto res = evaluate_once(set, data, es, derive_seed(eval_identity, static_cast<int>(seed + r), "evaluate"),
                                        resolve_device(device), progress);
         accs.push_back(res.accuracy);
         std::printf("run %lld: accuracy %.2f%% (train loss %.4f, %.1f s)\n", static_cast<long long>(r + 1), res.accuracy,

@@ -15,7 +15,7 @@ class CsvReporter : public Reporter {
   std::string extension() const override { return "csv"; }
   void write(const ReportInput& in, std::ostream& out) const override {
     out << "suite,cell,setting,tier,method,dataset,ipc,metric,paper_value,paper_std,paper_selection,expected_value,"
-           "expected_std,expected_source,ours_mean,ours_std,n,jobs_done,jobs_failed,delta,band,verdict,reason,"
+           "expected_std,expected_source,ours_mean,ours_std,n,n_expected,runs_failed,jobs_done,jobs_failed,delta,band,verdict,reason,"
            "uncertain,config_hash\n";
     for (const auto& r : in.cells) {
       const Cell& c = *r.cell;
@@ -25,7 +25,7 @@ class CsvReporter : public Reporter {
           << s.value("ipc", 0) << ',' << csv(str_or(s, "metric", "")) << ',' << fmt_value(c.paper.value, 4)
           << ',' << fmt_value(c.paper.std, 4) << ',' << c.paper.selection << ',' << fmt_value(r.expected, 4) << ','
           << fmt_value(r.expected_std, 4) << ',' << r.expected_source << ',' << fmt_value(r.mean, 4) << ','
-          << fmt_value(r.std, 4) << ',' << r.n << ',' << r.jobs_done << ',' << r.jobs_failed << ','
+          << fmt_value(r.std, 4) << ',' << r.n << ',' << r.n_expected << ',' << r.runs_failed << ',' << r.jobs_done << ',' << r.jobs_failed << ','
           << fmt_value(r.delta, 4) << ',' << fmt_value(r.band, 4) << ',' << status_name(r.status) << ','
           << csv(r.reason) << ',' << csv(c.uncertain) << ',' << r.config_hash << '\n';
     }
@@ -46,7 +46,8 @@ class JsonReporter : public Reporter {
                               {"spec", c.spec},
                               {"paper", {{"value", opt(c.paper.value)}, {"std", opt(c.paper.std)}, {"selection", c.paper.selection}}},
                               {"expected", {{"value", opt(r.expected)}, {"std", opt(r.expected_std)}, {"source", r.expected_source}}},
-                              {"ours", {{"mean", opt(r.mean)}, {"std", opt(r.std)}, {"n", r.n}}},
+                              {"ours", {{"mean", opt(r.mean)}, {"std", opt(r.std)}, {"n", r.n}, {"n_expected", r.n_expected},
+                                        {"runs_failed", r.runs_failed}, {"jobs_failed", r.jobs_failed}}},
                               {"delta", opt(r.delta)},
                               {"band", opt(r.band)},
                               {"verdict", status_name(r.status)},

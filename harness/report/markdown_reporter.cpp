@@ -44,7 +44,9 @@ class MarkdownReporter : public Reporter {
         std::string paper = c.paper.value ? fmt_mean_std(c.paper.value, c.paper.std) : "n/a";
         if (c.paper.selection != "last") paper += " (" + c.paper.selection + ")";
         std::string expected = r.expected ? fmt_mean_std(r.expected, r.expected_std) + " (" + r.expected_source + ")" : "";
-        std::string ours = r.mean ? fmt_mean_std(r.mean, r.std) + " (" + std::to_string(r.n) + ")" : "";
+        // "(3)", or "(n = 2 of 3, 1 diverged)" when runs failed or are missing.
+        const bool short_n = r.n == r.n_expected && r.runs_failed == 0 && r.jobs_failed == 0;
+        std::string ours = r.mean ? fmt_mean_std(r.mean, r.std) + " (" + (short_n ? std::to_string(r.n) : pooled_runs_text(r)) + ")" : "";
         std::string delta = r.delta ? (*r.delta >= 0 ? "+" : "") + fmt_value(r.delta) : "";
         std::string reason = r.reason;
         if (!c.uncertain.empty()) reason += (reason.empty() ? "" : "; ") + std::string("uncertain: ") + c.uncertain;

@@ -105,7 +105,7 @@ class ImprovedDistributionMatching : public Method {
     for (const char* name : {"partition", "decode", "multi_formation_factor", "sample_models", "interval",
                              "eval_interval", "queue_size", "batch_real", "queue_batch"})
       require_at_least(o, name, 1);
-    for (const char* name : {"iterations", "train_steps", "train_models", "queue_init", "eval_batch_train"})
+    for (const char* name : {"iterations", "train_steps", "train_models", "queue_init"})
       require_at_least(o, name, 0);
     const int64_t l = o.integer("partition");
     const int64_t decode_factor = o.integer("decode");
@@ -201,7 +201,6 @@ class ImprovedDistributionMatching : public Method {
     out.meta["embedding"] = embed.description();
     out.meta["multi_formation_init"] = init.meta.value("multi_formation_init", 1);
     if (use_queue) out.meta["queue_final_size"] = queue.size();
-    if (o.integer("eval_batch_train") > 0) out.meta["eval_batch_train"] = o.integer("eval_batch_train");
     return out;
   }
 
@@ -263,8 +262,7 @@ DDBENCH_REGISTER_METHOD(MethodInfo{
      {"queue_weight_decay", "float", 5e-4, "SGD weight decay of the queue networks (--net_decay)"},
      {"ce_weight", "float", 0.5, "lambda_reg: CE weight, times the network's running accuracy in percent (--ce_weight)"},
      {"eval_interval", "int", 100, "the queue networks' accuracy meters are reset every eval_interval iterations"},
-     {"embed_last", "int", 1000, "embedding = first embed_last modules of the features stack (Python slice); 1000 = all"},
-     {"eval_batch_train", "int", 0, "evaluation batch size (--batch_train); 0 = the eval protocol's"}},
+     {"embed_last", "int", 1000, "embedding = first embed_last modules of the features stack (Python slice); 1000 = all"}},
     [] { return std::make_unique<ImprovedDistributionMatching>(); },
     /*matching=*/true});
 

@@ -103,7 +103,8 @@ double unequalness(const SyntheticSet& set, const LoadedDataset& data, const jso
 
 }  // namespace
 
-DDBENCH_REGISTER_SET_METRIC("unequalness", unequalness);
+DDBENCH_REGISTER_SET_METRIC(MetricInfo{"unequalness", false, "", "FYI: method distance between a set and its flipped copy (a set metric)"},
+                           unequalness);
 
 // Declares `unequalness_distance` on every matching method. A modifier entry that is never enabled:
 // the option changes what the unequalness metric measures, not how the method distills.

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "ddbench_config.h"
+#include "harness/plan.h"
 #include "harness/store.h"
 #include "../unit/test_helpers.h"
 
@@ -161,4 +162,110 @@ TEST(Cli, EveryVerbHasHelp) {
     EXPECT_EQ(r.code, 0) << verb;
     EXPECT_NE(r.output.find("Usage"), std::string::npos) << verb << r.output;
   }
+}
+
+// Defect: a mistyped option made the cell `unimplemented` and `suites validate` only warned.
+TEST(Cli, MistypedOptionFailsValidateRunAndCtestSuite) {
+  const auto dir = temp_dir("cli");
+  std::string text = kToySuite;
+  text.replace(text.find("method: random, ipc: 2"), 22, "method: dm, ipc: 2, options: {iteratons: 100}");
+  const std::string suite = write_file(dir / "typo.yaml", text);
+  const CommandResult v = run("suites validate " + suite);
+  EXPECT_EQ(v.code, 1) << v.output;
+  EXPECT_NE(v.output.find("typo.yaml:15: cell 'r2': method 'dm' has no option 'iteratons'; valid options: "),
+            std::string::npos) << v.output;
+  // Defect: ctest-suite exited 77 (skipped) when nothing could run, even with invalid cells.
+  std::string none_runnable = text;
+  none_runnable.replace(none_runnable.find("method: random, ipc: 1"), 22, "method: cafe, ipc: 1");
+  const std::string suite2 = write_file(dir / "typo2.yaml", none_runnable);
+  const CommandResult c = run("ctest-suite " + suite2 + " --tier cpu --results " + (dir / "res").string());
+  EXPECT_EQ(c.code, 1) << c.output;
+  EXPECT_NE(c.output.find("invalid: "), std::string::npos) << c.output;
+}
+
+// Defect: an unknown method in a suite without a cpu profile was reported needs-gpu; run exited 0.
+TEST(Cli, UnknownMethodIsInvalidBeforeAnyTierGating) {
+  const auto dir = temp_dir("cli");
+  std::string text = kToySuite;
+  text.replace(text.find("tiers:\n  cpu: {}\n"), 17, "");
+  text.replace(text.find("method: random, ipc: 2"), 22, "method: no-such-method, ipc: 2");
+  const std::string suite = write_file(dir / "nocpu.yaml", text);
+  const CommandResult r = run("run " + suite + " --tier cpu --no-report --results " + (dir / "res").string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("invalid"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unknown method 'no-such-method'"), std::string::npos) << r.output;
+}
+
+// Defect: `evaluate FILE` derived its seeds from the file's path; a copy gave another number.
+TEST(Cli, EvaluateSeedsComeFromTheSetNotThePath) {
+  const auto dir = temp_dir("cli");
+  const std::string a = (dir / "a.pt").string(), b = (dir / "copy" / "b.pt").string();
+  const CommandResult d = run("distill --method random --dataset toy28 --ipc 2 --out " + a);
+  ASSERT_EQ(d.code, 0) << d.output;
+  std::filesystem::create_directories(dir / "copy");
+  std::filesystem::copy_file(a, b);
+  const std::string args = " --dataset toy28 --net ConvNetW32 --epochs 4 --runs 1 --threads 1";
+  const CommandResult ra = run("evaluate " + a + args), rb = run("evaluate " + b + args);
+  ASSERT_EQ(ra.code, 0) << ra.output;
+  ASSERT_EQ(rb.code, 0) << rb.output;
+  auto line = [](const std::string& out) { return out.substr(out.find("run 1: accuracy"), 24); };
+  EXPECT_EQ(line(ra.output), line(rb.output)) << ra.output << rb.output;
+}
+
+// Defect: a --data-root with an incomplete Fashion-MNIST was passed over for the system copy.
+TEST(Cli, IncompleteDataRootIsAnErrorNamingTheMissingFile) {
+  const std::filesystem::path sys = "/usr/share/datasets/fashion-mnist";
+  if (!std::filesystem::exists(sys / "t10k-labels-idx1-ubyte.gz")) GTEST_SKIP() << "no dataset-fashion-mnist";
+  const auto dir = temp_dir("cli");
+  const auto root = dir / "data";
+  std::filesystem::create_directories(root / "fashion-mnist");
+  for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"})
+    std::filesystem::create_symlink(sys / f, root / "fashion-mnist" / f);
+  const std::string set = (dir / "s.pt").string();
+  ASSERT_EQ(run("distill --method random --dataset toy28 --ipc 1 --out " + set).code, 0);
+  const CommandResult r = run("evaluate " + set + " --dataset fashion-mnist --epochs 1 --data-root " + root.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("incomplete"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("t10k-labels-idx1-ubyte"), std::string::npos) << r.output;
+}
+
+// Defect: check and report re-planned against the reader's machine, so a store made on a GPU machine
+// showed needs-gpu on a laptop. Here a store is faked as a GPU machine would write it.
+TEST(Cli, ReportShowsAStoreFromAGpuMachine) {
+  const auto dir = temp_dir("cli");
+  const std::string suite = write_file(dir / "gpu.yaml", R"(id: t.gpu
+title: made on a GPU
+source: {paper: demo}
+defaults: {dataset: toy28, ipc: 1, distill_net: ConvNetW32, metric: accuracy, seeds: 2,
+           eval: {protocol: dc, net: ConvNetW32, epochs: 5, runs: 1}, requires: [gpu]}
+cells:
+  - {id: g, method: random, paper: {value: 61.0, std: 1.0}}
+)");
+  ddb::PlanEnv gpu;
+  gpu.tier = "paper";
+  gpu.cuda_available = true;
+  const ddb::Suite s = ddb::load_suite(suite);
+  const ddb::PlannedCell pc = ddb::plan_cell(s, s.cells[0], gpu);
+  ASSERT_TRUE(pc.runnable()) << pc.reason;
+  {
+    ddb::Store store((dir / "gpu-store").string());
+    for (int seed = 0; seed < 2; ++seed) {
+      ddb::RunRecord r;
+      r.job_key = pc.run->hash + "/s" + std::to_string(seed);
+      r.config_hash = pc.run->hash;
+      r.config = pc.run->config;
+      r.seed_index = seed;
+      r.provenance = {{"device", "cuda:0"}};
+      store.finish(r, {{0, "accuracy", seed == 0 ? 60.0 : 62.0}});
+    }
+  }
+  std::filesystem::copy(dir / "gpu-store", dir / "copied", std::filesystem::copy_options::recursive);
+  const CommandResult r = run("report " + suite + " --tier paper --format csv --results " + (dir / "copied").string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("61.00"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("needs-gpu"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("pass"), std::string::npos) << r.output;
+  const CommandResult c = run("check " + suite + " --tier paper --results " + (dir / "copied").string());
+  EXPECT_EQ(c.code, 0) << c.output;
+  EXPECT_NE(c.output.find("pass"), std::string::npos) << c.output;
 }

@@ -79,6 +79,7 @@ TEST(Check, XfailAndXpass) {
   f.cell.paper.value = 90.0;
   f.cell.xfail = "reference code diverges from the paper";
   f.add("h-accuracy", 0, "accuracy", {70.0});
+  f.add("h-accuracy", 1, "accuracy", {70.0});
   EXPECT_EQ(check_cell(f.planned(), f.store, "paper").status, Status::XFail);
   f.cell.paper.value = 70.0;
   const CellResult r = check_cell(f.planned(), f.store, "paper");
@@ -90,6 +91,7 @@ TEST(Check, CpuTierUsesCommittedReferenceOrSaysUnchecked) {
   Fixture f;
   f.cell.paper.value = 90.0;
   f.add("h-accuracy", 0, "accuracy", {70.0});
+  f.add("h-accuracy", 1, "accuracy", {70.0});
   EXPECT_EQ(check_cell(f.planned(), f.store, "cpu").status, Status::Unchecked);
   f.cell.reference["cpu"] = {70.5, 0.2, 3, "test"};
   const CellResult r = check_cell(f.planned(), f.store, "cpu");
@@ -110,4 +112,65 @@ TEST(Check, FailedRunsAndMissingResults) {
   const CellResult c = check_cell(f.planned(), f.store, "paper");
   EXPECT_EQ(c.status, Status::RunFailed);
   EXPECT_NE(c.reason.find("nan"), std::string::npos);
+}
+
+// Defect: check pooled the values of every stored seed of a configuration, not the cell's seeds.
+TEST(Check, PoolsOnlyTheSeedsTheCellAsksFor) {
+  Fixture f;
+  f.cell.paper.value = 80.0;
+  f.add("h-accuracy", 0, "accuracy", {80.0});
+  f.add("h-accuracy", 1, "accuracy", {82.0});
+  f.add("h-accuracy", 2, "accuracy", {20.0});  // a third seed run for another suite
+  const CellResult r = check_cell(f.planned(), f.store, "paper");  // the cell asks for 2 seeds
+  EXPECT_EQ(r.n, 2);
+  EXPECT_DOUBLE_EQ(*r.mean, 81.0);
+  EXPECT_EQ(r.status, Status::Pass);
+}
+
+// Defect: a diverged evaluation run was dropped from the mean; now it fails the cell, visibly.
+TEST(Check, DivergedEvaluationRunFailsTheCellUnlessAllowed) {
+  Fixture f;
+  f.cell.paper.value = 80.0;
+  f.add("h-accuracy", 0, "accuracy", {80.0});
+  RunRecord r;
+  r.job_key = "h-accuracy/s1";
+  r.config_hash = "h-accuracy";
+  r.config = json::object();
+  r.seed_index = 1;
+  f.store.finish(r, {}, {{0, "training loss became nan at epoch 12"}});
+  CellResult c = check_cell(f.planned(), f.store, "paper");
+  EXPECT_EQ(c.status, Status::RunFailed);
+  EXPECT_EQ(c.n, 1);
+  EXPECT_EQ(c.runs_failed, 1);
+  EXPECT_NE(c.reason.find("n = 1 of 2, 1 diverged"), std::string::npos) << c.reason;
+  EXPECT_DOUBLE_EQ(*c.mean, 80.0);  // still shown
+  f.cell.allow_failed_runs = true;
+  c = check_cell(f.planned(), f.store, "paper");
+  EXPECT_EQ(c.status, Status::Pass);
+  EXPECT_NE(c.reason.find("1 diverged"), std::string::npos) << c.reason;
+}
+
+// Defect: check and report re-planned against the reader's machine; a store made on a GPU machine
+// read on a laptop showed needs-gpu. What is stored is reported; gating only says why nothing is.
+TEST(Check, StoredResultsAreReportedWhateverTheReadersMachine) {
+  Fixture f;
+  f.cell.paper.value = 80.0;
+  PlannedCell pc = f.planned();
+  pc.status = Status::NeedsGpu;  // as planned on a machine without a GPU
+  pc.reason = "cell requires a GPU";
+  EXPECT_EQ(check_cell(pc, f.store, "paper").status, Status::NeedsGpu);  // nothing stored: why not
+  f.add("h-accuracy", 0, "accuracy", {79.0});
+  f.add("h-accuracy", 1, "accuracy", {81.0});
+  const CellResult r = check_cell(pc, f.store, "paper");
+  EXPECT_EQ(r.status, Status::Pass);
+  EXPECT_DOUBLE_EQ(*r.mean, 80.0);
+}
+
+TEST(Check, PartlyRunCellsGetNoVerdict) {
+  Fixture f;
+  f.cell.paper.value = 80.0;
+  f.add("h-accuracy", 0, "accuracy", {80.0});
+  const CellResult r = check_cell(f.planned(), f.store, "paper");
+  EXPECT_EQ(r.status, Status::NotRun);
+  EXPECT_NE(r.reason.find("1 seeds not run yet"), std::string::npos) << r.reason;
 }

@@ -55,8 +55,9 @@ TEST(Plan, CellsThatCannotRunSayWhy) {
   - {id: g, method: random, requires: [gpu]}
   - {id: p, method: random, requires: ["pretrained:stylegan-xl"]}
   - {id: o, method: random, metric: fpr95}
-  - {id: x, method: dm, options: {lambda_oe: 0.5}}
+  - {id: x, method: dsa, options: {lambda_oe: 0.5}}
   - {id: n, method: random, eval: {net: ViT}}
+  - {id: k, method: random, eval: {protocol: kd, net: ConvNetW32}}
 )");
   PlanEnv env = cpu();
   env.data.data_root = "/nonexistent-ddbench-data";
@@ -68,10 +69,61 @@ TEST(Plan, CellsThatCannotRunSayWhy) {
   EXPECT_EQ(cells[2].status, Status::NeedsGpu);
   EXPECT_EQ(cells[3].status, Status::NeedsPretrained);
   EXPECT_EQ(cells[4].status, Status::Unimplemented);
-  EXPECT_EQ(cells[5].status, Status::Unimplemented);
+  EXPECT_EQ(cells[5].status, Status::Unimplemented);  // planned for dsa in planned/trustdd.yaml
   EXPECT_NE(cells[5].reason.find("lambda_oe"), std::string::npos) << cells[5].reason;
   EXPECT_EQ(cells[6].status, Status::Unimplemented);
-  for (const auto& c : cells) EXPECT_FALSE(c.run.has_value());
+  EXPECT_EQ(cells[7].status, Status::Unimplemented);
+  EXPECT_EQ(cells[7].reason, "eval protocol kd");
+  // What the code cannot run has no configuration; what only this machine cannot run keeps one, so
+  // results stored elsewhere (a GPU machine, the data present) are still read.
+  for (size_t i : {0, 4, 5, 6, 7}) EXPECT_FALSE(cells[i].run.has_value()) << cells[i].cell->id;
+  for (size_t i : {1, 2, 3}) {
+    EXPECT_TRUE(cells[i].run.has_value()) << cells[i].cell->id;
+    EXPECT_FALSE(cells[i].runnable()) << cells[i].cell->id;
+  }
+  EXPECT_TRUE(jobs_for(cells).empty());
+}
+
+// Defect: a mistyped option on an implemented method made the cell `unimplemented` (suite green).
+TEST(Plan, MistypedOptionIsInvalidNamingFileLineOptionAndTheValidOnes) {
+  const Suite s = suite_from("  - {id: a, method: dm, options: {iteratons: 100}}\n");
+  const PlannedCell p = plan_cell(s, s.cells[0], cpu());
+  EXPECT_EQ(p.status, Status::Invalid);
+  EXPECT_NE(p.reason.find(s.path + ":" + std::to_string(s.cells[0].line) + ": cell 'a'"), std::string::npos) << p.reason;
+  EXPECT_NE(p.reason.find("'iteratons'"), std::string::npos) << p.reason;
+  EXPECT_NE(p.reason.find("iterations"), std::string::npos) << p.reason;  // the valid options are listed
+  EXPECT_TRUE(status_info(p.status).is_failure);
+}
+
+// Defect: an unknown method in a suite without a cpu profile was reported needs-gpu (exit 0).
+TEST(Plan, ValidityComesBeforeGatingByTierOrMachine) {
+  const auto dir = ddb::testing_support::temp_dir("plan");
+  const Suite s = load_suite(ddb::testing_support::write_file(dir / "s.yaml", R"(id: t.gate
+source: {paper: demo}
+defaults: {dataset: toy28, ipc: 1, metric: accuracy, eval: {protocol: dc, net: ConvNet}, paper: {value: 1}}
+cells:
+  - {id: a, method: no-such-method, requires: [gpu]}
+  - {id: b, method: random, requires: [gpu]}
+)"));
+  for (const std::string tier : {"cpu", "paper"}) {
+    PlanEnv env;
+    env.tier = tier;
+    const PlannedCell a = plan_cell(s, s.cells[0], env);
+    EXPECT_EQ(a.status, Status::Invalid) << tier;
+    EXPECT_NE(a.reason.find("unknown method 'no-such-method'"), std::string::npos) << a.reason;
+    EXPECT_EQ(plan_cell(s, s.cells[1], env).status, Status::NeedsGpu) << tier;
+  }
+}
+
+// Defect: IDM's evaluation batch size travelled in the set's metadata and overrode the evaluation.
+// It is the cell's eval.batch_train now, in the stored configuration like every evaluation setting.
+TEST(Plan, EvaluationSettingsComeFromTheEvalBlock) {
+  const Suite s = suite_from("  - {id: a, method: random, eval: {batch_train: 128}}\n");
+  const PlannedCell p = plan_cell(s, s.cells[0], cpu());
+  ASSERT_TRUE(p.run);
+  EXPECT_EQ(p.run->config["eval"]["batch_train"], 128);
+  const Suite idm = suite_from("  - {id: a, method: idm, options: {eval_batch_train: 128}}\n");
+  EXPECT_EQ(plan_cell(idm, idm.cells[0], cpu()).status, Status::Invalid);  // no longer a method option
 }
 
 TEST(Plan, PaperTierNeedsAGpuUnlessAllowed) {

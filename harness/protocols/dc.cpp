@@ -1,0 +1,21 @@
+// `dc`: VICO's evaluate_synset (utils.py) as DC, DSA, DM, IDM and their followers use it.
+#include "harness/eval_protocol.h"
+
+namespace ddb {
+namespace {
+
+class DcProtocol : public EvalProtocol {
+ public:
+  EvalRunResult run(const EvalContext& ctx) const override { return train_and_test(ctx, ctx.spec.lr_net); }
+};
+
+}  // namespace
+
+DDBENCH_REGISTER_PROTOCOL(ProtocolInfo{
+    "dc", "1",
+    "VICO evaluate_synset: fresh net, SGD lr 0.01 mom 0.9 wd 5e-4, batch 256, Epoch+1 epochs, lr x0.1 after epoch "
+    "Epoch//2+1 (new optimizer), last-epoch test accuracy",
+    {"accuracy"},
+    [] { return std::make_unique<DcProtocol>(); }});
+
+}  // namespace ddb
