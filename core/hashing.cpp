@@ -1,3 +1,4 @@
+// ddbench: torch-free
 #include "core/hashing.h"
 
 #include <openssl/evp.h>

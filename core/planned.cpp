@@ -1,3 +1,4 @@
+// ddbench: torch-free
 #include "core/planned.h"
 
 #include <algorithm>

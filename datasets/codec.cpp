@@ -1,3 +1,4 @@
+// ddbench: torch-free
 #include "datasets/codec.h"
 
 #include <jpeglib.h>
@@ -10,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "harness/types.h"
+#include "core/errors.h"
 
 namespace ddb {
 

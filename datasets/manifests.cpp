@@ -1,3 +1,4 @@
+// ddbench: torch-free
 #include "datasets/manifests.h"
 
 #include <yaml-cpp/yaml.h>
@@ -8,7 +9,7 @@
 #include <map>
 
 #include "harness/runtime.h"
-#include "harness/types.h"
+#include "core/errors.h"
 
 namespace fs = std::filesystem;
 

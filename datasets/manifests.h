@@ -5,9 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "datasets/registry.h"
+#include "datasets/spec.h"
 
 namespace ddb {
+
+struct LoadedDataset;  // harness/types.h (LibTorch); include datasets/registry.h to load
 
 struct DatasetExtra {
   std::string title;

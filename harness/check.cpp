@@ -1,3 +1,4 @@
+// ddbench: torch-free
 #include "harness/check.h"
 
 #include <cmath>

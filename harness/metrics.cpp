@@ -1,3 +1,4 @@
+// ddbench: torch-free
 #include "harness/metrics.h"
 
 namespace ddb {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/hashing.h"  // derive_seed, short_hash
-#include "datasets/registry.h"
+#include "datasets/spec.h"  // LoadOptions
 #include "harness/status.h"
 #include "harness/suite.h"
 

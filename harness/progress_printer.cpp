@@ -1,3 +1,4 @@
+// ddbench: torch-free
 #include "harness/progress_printer.h"
 
 #include <unistd.h>

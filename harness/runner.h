@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/registry.h"
 #include "harness/plan.h"
 #include "harness/progress.h"
 #include "harness/store.h"

@@ -1,3 +1,4 @@
+// ddbench: torch-free
 #include "harness/store.h"
 
 #include <sqlite3.h>

@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "harness/types.h"
+#include "core/errors.h"
+#include "core/json.h"
 
 struct sqlite3;
 

@@ -1,6 +1,7 @@
 // The suite model: one paper table, loaded from YAML (format: suites/SCHEMA.md).
 #pragma once
-#include "harness/types.h"
+#include "core/errors.h"
+#include "core/json.h"
 
 #include <map>
 #include <optional>
@@ -65,6 +66,9 @@ struct Suite {
   std::vector<Cell> cells;
   std::vector<Relation> relations;
   std::string note;
+  // How ctest runs the suite (`ctest: {tier: cpu, labels: [smoke], timeout: 600}`, read by CMake
+  // too); empty: the paper tier with labels paper, <folder>, <folder>.<file>.
+  json ctest = json::object();
 
   const Cell* find_cell(const std::string& id) const;
   // The cell's run spec at a tier: defaults + cell + tiers[tier] (maps merge key by key).

@@ -1,3 +1,4 @@
+// ddbench: torch-free
 // Loads suites/*.yaml into the Suite model, checking structure and types. Every error names
 // file, line and field: a DD researcher editing a table must find the typo at once.
 #include <algorithm>
@@ -49,7 +50,7 @@ std::optional<json> Suite::spec_at(const Cell& cell, const std::string& tier) co
 namespace {
 
 const std::set<std::string> kTopKeys = {"id", "title", "source", "defaults", "band", "tiers",
-                                        "cells", "relations", "note", "description"};
+                                        "cells", "relations", "note", "description", "ctest"};
 // Fields that describe the run (merged from defaults and tiers).
 const std::set<std::string> kRunKeys = {"method", "options", "dataset", "ipc", "distill_net", "eval",
                                         "seeds", "metric", "ood", "score", "delta_from"};
@@ -233,6 +234,21 @@ Suite load_suite(const std::string& path) {
     }
   }
   if (auto b = ck.band(root["band"], "band")) s.band = *b;
+  if (const YAML::Node ct = root["ctest"]; ct) {
+    // CMake reads this key with a regular expression (cmake/DdbenchSuites.cmake): one flow mapping on
+    // the line that starts with "ctest:".
+    if (!ct.IsMap() || ct.Style() != YAML::EmitterStyle::Flow) {
+      ck.error(ct, "ctest", "must be a one-line flow mapping: ctest: {tier: cpu, labels: [smoke], timeout: 600}");
+    } else {
+      ck.keys(ct, {"tier", "labels", "timeout"}, "ctest");
+      const std::string tier = ck.string(ct["tier"], "ctest.tier");
+      if (!tier.empty() && tier != "paper" && (!root["tiers"] || !root["tiers"][tier]))
+        ck.error(ct["tier"], "ctest.tier", "the suite has no '" + tier + "' tier profile");
+      ck.integer(ct["timeout"], "ctest.timeout", 1);
+      if (ct["labels"] && !ct["labels"].IsSequence()) ck.error(ct["labels"], "ctest.labels", "must be a list of labels");
+      s.ctest = yaml_to_json(ct);
+    }
+  }
   if (const YAML::Node tiers = root["tiers"]; tiers && ck.is_map(tiers, "tiers") && tiers.IsMap()) {
     for (const auto& kv : tiers) {
       const auto name = kv.first.as<std::string>();

@@ -1,5 +1,9 @@
 // Core value types that flow between the stages: datasets in, synthetic sets out.
 #pragma once
+// Built without LibTorch on purpose (CMake marks such files 'torch-free'); include a torch-free header.
+#ifdef DDBENCH_TORCH_FREE
+#error "this translation unit is marked torch-free but includes harness/types.h (LibTorch)"
+#endif
 #include <torch/torch.h>
 
 #include <string>
@@ -7,25 +11,9 @@
 
 #include "core/errors.h"
 #include "core/json.h"
+#include "datasets/spec.h"  // ImageShape, DatasetInfo
 
 namespace ddb {
-
-// What a network needs to know about its input (ConvNet pads differently for 28x28 one-channel data).
-struct ImageShape {
-  int64_t channels = 1;
-  int64_t height = 28;
-  int64_t width = 28;
-};
-
-// Static facts about a dataset: shape, classes and the reference normalisation.
-struct DatasetInfo {
-  std::string name;
-  ImageShape shape;
-  int64_t num_classes = 0;
-  std::vector<double> mean;  // per channel, the reference implementation's values
-  std::vector<double> std;
-  std::vector<std::string> class_names;
-};
 
 // One split, already normalised: images float32 [N,C,H,W], labels int64 [N].
 struct TensorSplit {
@@ -47,8 +35,8 @@ struct LoadedDataset {
   std::vector<torch::Tensor> class_indices;
 
   void index_classes();
-  // n random training images of class c (drawn with the global torch RNG, without replacement
-  // when n <= class size).
+  // n random training images of class c, drawn with the global torch RNG without replacement; the
+  // whole class (min(n, class size) images) when n exceeds it, as the references' permutation[:n].
   torch::Tensor sample_class(int64_t c, int64_t n) const;
 };
 

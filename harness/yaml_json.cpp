@@ -1,8 +1,9 @@
+// ddbench: torch-free
 #include "harness/yaml_json.h"
 
 #include <regex>
 
-#include "harness/types.h"
+#include "core/errors.h"
 
 namespace ddb {
 

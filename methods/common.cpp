@@ -12,7 +12,12 @@ torch::Tensor class_major_labels(int64_t num_classes, int64_t ipc) {
 
 SyntheticSet real_init(const LoadedDataset& data, int64_t ipc) {
   std::vector<torch::Tensor> parts;
-  for (int64_t c = 0; c < data.info.num_classes; ++c) parts.push_back(data.sample_class(c, ipc));
+  for (int64_t c = 0; c < data.info.num_classes; ++c) {
+    parts.push_back(data.sample_class(c, ipc));
+    if (parts.back().size(0) < ipc)  // sampling is without replacement, as in the references
+      throw UserError("real initialisation: class " + std::to_string(c) + " of " + data.info.name + " has only " +
+                      std::to_string(parts.back().size(0)) + " training images, fewer than IPC " + std::to_string(ipc));
+  }
   SyntheticSet s;
   s.images = torch::cat(parts, 0).clone();
   s.labels = class_major_labels(data.info.num_classes, ipc);

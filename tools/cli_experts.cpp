@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "cli_commands.h"
+#include "cli_common.h"
 #include "datasets/registry.h"
-#include "harness/experts.h"
+#include "methods/trajectory/experts.h"
 #include "harness/runner.h"
 #include "harness/runtime.h"
 #include "harness/zca.h"

@@ -6,7 +6,7 @@
 #include <map>
 #include <sstream>
 
-#include "cli_commands.h"
+#include "cli_common.h"
 #include "datasets/registry.h"
 #include "harness/eval_protocol.h"
 #include "harness/metrics.h"

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "cli_commands.h"
+#include "cli_common.h"
 #include "harness/runtime.h"
 
 int main(int argc, char** argv) {
@@ -18,7 +18,14 @@ int main(int argc, char** argv) {
       "  ddbench suites coverage                 what runs here, and why the rest does not\n"};
   app.require_subcommand(1);
   app.set_version_flag("--version", ddb::ddbench_version());
-  ddb::cli::register_commands(app);
+  // One file per verb (tools/cli_<verb>.cpp); the order here is the order --help lists them.
+  ddb::cli::register_run_commands(app);
+  ddb::cli::register_check_commands(app);
+  ddb::cli::register_list_command(app);
+  ddb::cli::register_distill_command(app);
+  ddb::cli::register_evaluate_command(app);
+  ddb::cli::register_suite_commands(app);
+  ddb::cli::register_experts_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,3 +1,4 @@
+// ddbench: torch-free
 #include <map>
 
 #include "harness/report/reporter.h"

@@ -1,3 +1,4 @@
+// ddbench: torch-free
 #include "harness/report/reporter.h"
 
 #include <cstdio>

@@ -1,6 +1,6 @@
 // The experts of mtt / tesla / ftd: trained once into the content-addressed cache
-// (harness/experts.h) with MTT buffer.py's recipe, FTD's sharpness-aware variant when expert_rho > 0.
-#include "harness/experts.h"
+// (methods/trajectory/experts.h) with MTT buffer.py's recipe, FTD's sharpness-aware variant when expert_rho > 0.
+#include "methods/trajectory/experts.h"
 #include "methods/trajectory/trajectory_matching.h"
 
 namespace ddb {
@@ -15,7 +15,7 @@ SyntheticSet distill_with_experts(const TrajectoryConfig& cfg, const DistillCont
   spec.dsa_strategy = cfg.dsa_strategy == "none" ? "" : cfg.dsa_strategy;
   spec.images_per_class = cfg.expert_images_per_class;
   if (cfg.expert_rho > 0) {
-    // FTD buffer_FTD.py: GSAM(adaptive=True, rho, alpha) (see harness/experts.h).
+    // FTD buffer_FTD.py: GSAM(adaptive=True, rho, alpha) (see methods/trajectory/experts.h).
     spec.sam_rho = cfg.expert_rho;
     spec.sam_alpha = cfg.expert_alpha;
     spec.sam_adaptive = true;

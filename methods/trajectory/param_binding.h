@@ -5,7 +5,7 @@
 //
 // How: LibTorch's Conv2d / Linear / GroupNorm / BatchNorm2d / LayerNorm read their public `weight`
 // and `bias` members in forward(). Binding reassigns those members to views into the flat tensor
-// (in net.parameters() order, the order flatten_parameters in harness/experts.h uses), so
+// (in net.parameters() order, the order flatten_parameters in methods/trajectory/experts.h uses), so
 // net.forward(x) computes with the flat tensor and autograd reaches it. Unbinding puts the
 // module's own parameters back; the registered parameters are never touched.
 #pragma once

@@ -115,7 +115,7 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
                                      const ExpertSource& experts,
                                      const std::function<void(int64_t, const torch::Tensor&)>& observer = nullptr);
 
-// distill() of mtt/tesla/ftd: trains or loads the experts (harness/experts.h ExpertCache, spec from
+// distill() of mtt/tesla/ftd: trains or loads the experts (methods/trajectory/experts.h ExpertCache, spec from
 // the options), then runs the loop.
 SyntheticSet distill_with_experts(const TrajectoryConfig& cfg, const DistillContext& ctx);
 

@@ -11,7 +11,7 @@
 #include "datasets/registry.h"
 #include "ddbench_config.h"
 #include "harness/eval_protocol.h"
-#include "harness/experts.h"
+#include "methods/trajectory/experts.h"
 #include "harness/runner.h"
 #include "harness/zca.h"
 #include "methods/method.h"

@@ -1,3 +1,4 @@
+// ddbench: torch-free
 #include <gtest/gtest.h>
 
 #include "harness/store.h"

@@ -1,4 +1,4 @@
-#include "harness/experts.h"
+#include "methods/trajectory/experts.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <unistd.h>

@@ -1,0 +1,153 @@
+// The shared pieces of the command line (cli_common.h).
+#include "cli_common.h"
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "harness/check.h"
+#include "harness/runtime.h"
+#include "harness/suite.h"
+
+namespace ddb::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+int g_exit = 0;
+}  // namespace
+
+int exit_code() { return g_exit; }
+void set_exit_code(int code) { g_exit = code; }
+
+
+
+
+void add_common(CLI::App* c, Common& o, bool run_options) {
+  c->add_option("--tier", o.tier, "cpu | paper | auto (paper when a GPU is present, else cpu)")->capture_default_str();
+  c->add_option("--results", o.results, "result store directory (SQLite + synthetic sets)")->capture_default_str();
+  c->add_option("--data-root", o.data_root, "where datasets live (default $DDBENCH_DATA, else ./data)");
+  c->add_flag("--allow-cpu", o.allow_cpu, "run paper-tier cells without a GPU (slow)");
+  if (run_options) {
+    c->add_option("--threads", o.threads, "intra-op threads (default: all cores)");
+    c->add_option("--device", o.device, "cpu | cuda | auto")->capture_default_str();
+  }
+}
+
+bool cuda_available() { return torch::cuda::is_available(); }
+
+std::string resolve_tier(const std::string& t) {
+  if (t == "auto") return cuda_available() ? "paper" : "cpu";
+  return t;
+}
+
+torch::Device resolve_device(const std::string& d) {
+  if (d == "cpu") return torch::kCPU;
+  if (d == "cuda") {
+    if (!cuda_available()) throw UserError("--device cuda: no CUDA device (this LibTorch build or machine has none)");
+    return torch::kCUDA;
+  }
+  if (d == "auto") return cuda_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  throw UserError("--device must be cpu, cuda or auto");
+}
+
+PlanEnv make_env(const Common& o) {
+  PlanEnv env;
+  env.tier = resolve_tier(o.tier);
+  env.cuda_available = cuda_available();
+  env.allow_paper_on_cpu = o.allow_cpu;
+  env.data.data_root = o.data_root;
+  return env;
+}
+
+std::vector<std::string> expand_suite_args(const std::vector<std::string>& args) {
+  std::vector<std::string> files;
+  for (const auto& a : args)
+    for (const auto& f : find_suite_files(a)) files.push_back(f);
+  return files;
+}
+
+
+
+Loaded load_and_plan(const std::vector<std::string>& args, const PlanEnv& env) {
+  Loaded l;
+  for (const auto& f : expand_suite_args(args)) {
+    l.suites.push_back(std::make_unique<Suite>(load_suite(f)));
+    for (auto& pc : plan_suite(*l.suites.back(), env)) l.cells.push_back(pc);
+  }
+  return l;
+}
+
+std::string now_utc() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+ReportInput make_report(const Loaded& l, const Store& store, const std::string& tier, const std::string& title) {
+  ReportInput in;
+  in.title = title;
+  in.tier = tier;
+  for (const auto& s : l.suites) in.suites.push_back(s.get());
+  in.cells = check_cells(l.cells, store, tier);
+  for (const auto& s : l.suites)
+    for (auto& r : check_relations(*s, in.cells)) in.relations.push_back(r);
+  in.provenance = {{"generated_at", now_utc()}, {"git_commit", git_commit()}, {"store", store.dir()}};
+  return in;
+}
+
+// Prints the verdict table; returns whether any cell or relation failed.
+bool print_verdicts(const ReportInput& in) {
+  bool failed = false;
+  std::map<std::string, int> counts;
+  for (const auto& r : in.cells) {
+    counts[status_name(r.status)]++;
+    failed |= status_info(r.status).is_failure;
+    char line[512];
+    std::snprintf(line, sizeof line, "%-16s %-28s %-34s ours %-16s expected %-16s %s", status_name(r.status).c_str(),
+                  r.suite->id.c_str(), r.cell->id.c_str(),
+                  r.mean ? (fmt_mean_std(r.mean, r.std) + " (" + std::to_string(r.n) + (r.n == r.n_expected ? "" : "/" + std::to_string(r.n_expected)) + ")").c_str() : "-",
+                  r.expected ? fmt_mean_std(r.expected, r.expected_std).c_str() : "-", r.reason.substr(0, 120).c_str());
+    std::cout << line << "\n";
+  }
+  for (const auto& rel : in.relations) {
+    failed |= rel.checked && !rel.holds;
+    std::cout << (rel.checked ? (rel.holds ? "relation holds   " : "relation FAILS   ") : "relation unchecked ")
+              << rel.detail << "\n";
+  }
+  std::cout << "summary:";
+  for (const auto& [k, v] : counts) std::cout << " " << k << "=" << v;
+  std::cout << "\n";
+  return failed;
+}
+
+void write_reports(const ReportInput& in, const std::string& dir, const std::string& name) {
+  fs::create_directories(dir);
+  for (const std::string fmt : {"markdown", "csv"}) {
+    auto rep = make_reporter(fmt);
+    const std::string path = (fs::path(dir) / (name + "." + rep->extension())).string();
+    std::ofstream out(path + ".tmp");
+    rep->write(in, out);
+    out.close();
+    fs::rename(path + ".tmp", path);
+    std::cerr << "wrote " << path << "\n";
+  }
+}
+
+std::string report_name_for(const std::vector<std::string>& args) {
+  if (args.size() == 1) {
+    fs::path p(args[0]);
+    if (fs::is_directory(p)) return p.filename().string();
+    return p.stem().string();
+  }
+  return "leaderboard";
+}
+
+json parse_option_value(const std::string& v) {
+  json j = json::parse(v, nullptr, false);
+  return j.is_discarded() ? json(v) : j;
+}
+
+}  // namespace ddb::cli

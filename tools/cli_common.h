@@ -1,0 +1,80 @@
+// What the verbs of the command line share: the common options (tier, results, data, device), planning
+// suites, the verdict table and report files, and the error guard that turns bad input into a one-line
+// message and exit code 2. One file per verb (cli_run.cpp, cli_check.cpp, ...) uses these.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/plan.h"
+#include "harness/types.h"  // torch::Device
+#include "harness/report/reporter.h"
+#include "harness/store.h"
+
+namespace ddb::cli {
+
+constexpr int kSkipped = 77;  // ctest SKIP_RETURN_CODE
+
+int exit_code();
+void set_exit_code(int code);
+
+struct Common {
+  std::string tier = "auto";
+  std::string results = "results";
+  std::string data_root;
+  std::string device = "auto";
+  int threads = 0;
+  bool allow_cpu = false;
+};
+
+void add_common(CLI::App* c, Common& o, bool run_options);
+bool cuda_available();
+std::string resolve_tier(const std::string& t);
+torch::Device resolve_device(const std::string& d);
+PlanEnv make_env(const Common& o);
+std::vector<std::string> expand_suite_args(const std::vector<std::string>& args);
+
+struct Loaded {
+  std::vector<std::unique_ptr<Suite>> suites;
+  std::vector<PlannedCell> cells;
+};
+
+Loaded load_and_plan(const std::vector<std::string>& args, const PlanEnv& env);
+std::string now_utc();
+ReportInput make_report(const Loaded& l, const Store& store, const std::string& tier, const std::string& title);
+// Prints the verdict table; returns whether any cell or relation failed.
+bool print_verdicts(const ReportInput& in);
+void write_reports(const ReportInput& in, const std::string& dir, const std::string& name);
+std::string report_name_for(const std::vector<std::string>& args);
+json parse_option_value(const std::string& v);
+
+// Wraps a callback: bad input becomes a one-line error and exit code 2, never a crash.
+template <typename F>
+std::function<void()> guarded(F f) {
+  return [f]() {
+    try {
+      f();
+    } catch (const UserError& e) {
+      std::cerr << "ddbench: error: " << e.what() << "\n";
+      set_exit_code(2);
+    } catch (const DatasetMissing& e) {
+      std::cerr << "ddbench: dataset missing: " << e.what() << "\n";
+      set_exit_code(2);
+    }
+  };
+}
+
+// One registration function per verb (each in its own file).
+void register_run_commands(CLI::App& app);       // run, ctest-suite
+void register_check_commands(CLI::App& app);     // check, report
+void register_list_command(CLI::App& app);
+void register_distill_command(CLI::App& app);
+void register_evaluate_command(CLI::App& app);
+void register_suite_commands(CLI::App& app);     // suites validate | coverage
+void register_experts_command(CLI::App& app);
+
+}  // namespace ddb::cli

@@ -1,0 +1,91 @@
+// `ddbench evaluate`: a saved synthetic set (ddbench's or Python's torch.save) through a protocol.
+#include "cli_common.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "core/hashing.h"
+#include "datasets/registry.h"
+#include "harness/check.h"
+#include "harness/eval_protocol.h"
+#include "harness/runtime.h"
+#include "harness/synset_io.h"
+#include "harness/zca.h"
+
+namespace ddb::cli {
+
+namespace fs = std::filesystem;
+
+void register_evaluate_command(CLI::App& app) {
+  {
+    auto* c = app.add_subcommand("evaluate", "Evaluate a saved synthetic set (ddbench's or Python's torch.save)");
+    static std::string file, dataset, protocol = "dc", net = "ConvNet", augment = "none", data_root, device = "auto";
+    static int64_t epochs = 300, runs = 1, seed = 0;
+    static int threads = 0, index = 0;
+    static bool zca = false;
+    c->add_option("file", file, "tensor file: {'images','labels'} dict, (images, labels) pair, or list of pairs")->required();
+    c->add_option("--dataset", dataset, "dataset whose test split is used (default: the sidecar's)");
+    c->add_option("--protocol", protocol, "eval protocol (ddbench list protocols)")->capture_default_str();
+    c->add_option("--net", net, "evaluation network")->capture_default_str();
+    c->add_option("--epochs", epochs, "the protocol's Epoch (Epoch+1 are trained)")->capture_default_str();
+    c->add_option("--augment", augment, "none | dsa | dc_aug")->capture_default_str();
+    c->add_option("--runs", runs, "fresh networks to train")->capture_default_str();
+    c->add_option("--seed", seed, "seed of the first run")->capture_default_str();
+    c->add_option("--index", index, "which set of a list of (images, labels) pairs")->capture_default_str();
+    c->add_option("--data-root", data_root, "where datasets live");
+    c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
+    c->add_option("--threads", threads, "intra-op threads (default: all cores)");
+    c->add_flag("--zca", zca, "ZCA-whiten the test split (fit on train, eps 0.1) for sets distilled on whitened data; "
+                              "automatic when the sidecar's options have zca: true");
+    c->callback(guarded([] {
+      init_runtime(threads);
+      SyntheticSet set = load_synset(file, index);
+      std::string ds = dataset.empty() ? set.meta.value("dataset", std::string("")) : dataset;
+      if (ds.empty()) throw UserError("--dataset is required (the file has no sidecar naming one)");
+      LoadOptions lo;
+      lo.data_root = data_root;
+      LoadedDataset data = load_dataset(ds, lo);
+      std::cerr << "dataset " << ds << ": " << (data.source_dir.empty() ? std::string("generated") : data.source_dir)
+                << " (" << data.identity << ")\n";
+      // A set distilled on whitened data lives in whitened space: its test split must go through the
+      // same fit, or accuracy drops to chance (MTT issue #11).
+      const json* so = set.meta.contains("options") ? &set.meta.at("options") : nullptr;
+      if (zca || (so && so->is_object() && so->contains("zca") && so->at("zca").is_boolean() && so->at("zca").get<bool>())) {
+        data = with_zca(data);
+        std::cerr << "ZCA-whitened " << ds << " (" << data.identity << ")\n";
+      }
+      const auto& sh = data.info.shape;
+      if (set.images.size(1) != sh.channels || set.images.size(2) != sh.height || set.images.size(3) != sh.width)
+        throw UserError(file + ": images are " + std::to_string(set.images.size(1)) + "x" +
+                        std::to_string(set.images.size(2)) + "x" + std::to_string(set.images.size(3)) + " but " + ds +
+                        " is " + std::to_string(sh.channels) + "x" + std::to_string(sh.height) + "x" + std::to_string(sh.width));
+      EvalSpec es = EvalSpec::from_json({{"protocol", protocol}, {"net", net}, {"epochs", epochs}, {"augment", augment}, {"runs", runs}});
+      // Seeds come from what is evaluated (the set's content, the data, the settings), never from
+      // the file's name: a copied or renamed file gives the same numbers.
+      const std::string eval_identity =
+          short_hash(synset_content_hash(set) + "|" + data.identity + "|" + es.to_json().dump());
+      std::vector<double> accs;
+      for (int64_t r = 0; r < runs; ++r) {
+        long last = -1;
+        auto progress = [&last, r](const std::string& phase, long done, long total) {
+          const long pct = total ? done * 100 / total : 0;
+          if (pct / 25 != last / 25) std::cerr << "run " << r + 1 << " " << phase << " epoch " << done << "/" << total << "\n";
+          last = pct;
+        };
+        const auto res = evaluate_once(set, data, es, derive_seed(eval_identity, static_cast<int>(seed + r), "evaluate"),
+                                       resolve_device(device), progress);
+        accs.push_back(res.accuracy);
+        std::printf("run %lld: accuracy %.2f%% (train loss %.4f, %.1f s)\n", static_cast<long long>(r + 1), res.accuracy,
+                    res.train_loss, res.seconds);
+      }
+      const auto [m, s] = mean_std(accs);
+      std::printf("%s on %s (%lld images, protocol %s, %s, %lld epochs): accuracy %.2f ± %.2f (n=%zu)\n", file.c_str(),
+                  ds.c_str(), static_cast<long long>(set.size()), protocol.c_str(), net.c_str(),
+                  static_cast<long long>(epochs), m, s, accs.size());
+    }));
+  }
+}
+
+}  // namespace ddb::cli
