@@ -31,6 +31,9 @@ struct ReferenceValue {
   double std = 0;
   int n = 0;
   std::string from;  // which run produced it (commit, date)
+  // The pooled per-run values behind value/std (as MLPerf keeps its reference convergence points), so
+  // bands and statistical tests can be recomputed; `ddbench references` prints them from a store.
+  std::vector<double> runs;
 };
 
 struct Cell {

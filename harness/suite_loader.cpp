@@ -2,6 +2,7 @@
 // Loads suites/*.yaml into the Suite model, checking structure and types. Every error names
 // file, line and field: a DD researcher editing a table must find the typo at once.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -358,12 +359,28 @@ Suite load_suite(const std::string& path) {
           ck.error(kv.second, f, "must be {value, std, n, from}");
           continue;
         }
-        ck.keys(kv.second, {"value", "std", "n", "from"}, f);
+        ck.keys(kv.second, {"value", "std", "n", "from", "runs"}, f);
         ReferenceValue rv;
         if (auto v = ck.number(kv.second["value"], f + ".value")) rv.value = *v; else ck.error(kv.second, f + ".value", "required");
         if (auto v = ck.number(kv.second["std"], f + ".std")) rv.std = *v;
         if (auto v = ck.integer(kv.second["n"], f + ".n", 1)) rv.n = static_cast<int>(*v);
         rv.from = ck.string(kv.second["from"], f + ".from");
+        if (const YAML::Node runs = kv.second["runs"]; runs) {
+          if (!runs.IsSequence()) {
+            ck.error(runs, f + ".runs", "must be a list of the pooled per-run values");
+          } else {
+            for (size_t k = 0; k < runs.size(); ++k)
+              if (auto v = ck.number(runs[k], f + ".runs[" + std::to_string(k) + "]")) rv.runs.push_back(*v);
+            // The summary must be the summary of the runs (population std, as reported).
+            double mean = 0, var = 0;
+            for (double x : rv.runs) mean += x / static_cast<double>(rv.runs.size());
+            for (double x : rv.runs) var += (x - mean) * (x - mean) / static_cast<double>(rv.runs.size());
+            if (rv.n && rv.n != static_cast<int>(rv.runs.size()))
+              ck.error(runs, f + ".runs", "holds " + std::to_string(rv.runs.size()) + " values but n is " + std::to_string(rv.n));
+            if (!rv.runs.empty() && (std::fabs(mean - rv.value) > 0.006 || std::fabs(std::sqrt(var) - rv.std) > 0.006))
+              ck.error(runs, f + ".runs", "mean/std of the runs do not match value/std (rerun `ddbench references`)");
+          }
+        }
         c.reference[tier] = rv;
       }
     }

@@ -76,5 +76,6 @@ void register_distill_command(CLI::App& app);
 void register_evaluate_command(CLI::App& app);
 void register_suite_commands(CLI::App& app);     // suites validate | coverage
 void register_experts_command(CLI::App& app);
+void register_references_command(CLI::App& app);
 
 }  // namespace ddb::cli

@@ -269,3 +269,35 @@ cells:
   EXPECT_EQ(c.code, 0) << c.output;
   EXPECT_NE(c.output.find("pass"), std::string::npos) << c.output;
 }
+
+// Committed references keep the raw per-run values: `references` prints them from a store, and the
+// loader checks that value/std/n summarise them.
+TEST(Cli, ReferencesPrintsRawRunsThatTheLoaderAccepts) {
+  const auto dir = temp_dir("cli");
+  std::string text = kToySuite;
+  text.replace(text.find("  - {id: r2, method: random, ipc: 2}\n"), 37, "");
+  text.replace(text.find("epochs: 40"), 10, "epochs: 3");
+  const std::string suite = write_file(dir / "ref.yaml", text);
+  const std::string results = (dir / "res").string();
+  ASSERT_EQ(run("run " + suite + " --tier cpu --no-report --threads 1 --results " + results).code, 0);
+  const CommandResult r = run("references " + suite + " --tier cpu --results " + results);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto at = r.output.find("r1: reference: {cpu: {value: ");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(", n: 6, runs: ["), std::string::npos) << r.output;  // 3 seeds x 2 eval runs
+  const std::string block = r.output.substr(at + 4, r.output.find('\n', at) - at - 4);
+  std::string with_ref = text;
+  with_ref.replace(with_ref.find("ipc: 1}"), 7, "ipc: 1, " + block + "}");
+  const std::string suite2 = write_file(dir / "ref2.yaml", with_ref);
+  const CommandResult v = run("suites validate " + suite2);
+  EXPECT_EQ(v.code, 0) << v.output << with_ref;
+  const CommandResult c = run("check " + suite2 + " --tier cpu --results " + results);
+  EXPECT_EQ(c.code, 0) << c.output;
+  EXPECT_NE(c.output.find("pass"), std::string::npos) << c.output;
+  std::string tampered = with_ref;
+  const size_t first = tampered.find("runs: [") + 7;  // the first run's leading digit: the mean no longer matches
+  tampered.replace(first, 1, tampered[first] == '9' ? "1" : "9");
+  const CommandResult bad = run("suites validate " + write_file(dir / "ref3.yaml", tampered));
+  EXPECT_EQ(bad.code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("do not match value/std"), std::string::npos) << bad.output;
+}
