@@ -12,14 +12,12 @@ SetMetricRegistry& SetMetricRegistry::instance() {
 bool SetMetricRegistry::add(MetricInfo info, SetMetricFn fn) {
   const std::string name = info.name;
   info.kind = "set";
-  if (!metrics_.emplace(name, std::move(fn)).second)
-    throw std::logic_error("set metric '" + name + "' registered twice");
+  metrics_.add(name, std::move(fn));
   return metric_registry().add(name, std::move(info));
 }
 
 const SetMetricFn* SetMetricRegistry::find(const std::string& name) const {
-  const auto it = metrics_.find(name);
-  return it == metrics_.end() ? nullptr : &it->second;
+  return metrics_.find(name);
 }
 
 }  // namespace ddb

@@ -31,7 +31,7 @@ class SetMetricRegistry {
   const SetMetricFn* find(const std::string& name) const;
 
  private:
-  std::map<std::string, SetMetricFn> metrics_;
+  Registry<SetMetricFn> metrics_{"set metrics"};
 };
 
 }  // namespace ddb

@@ -72,6 +72,7 @@ class MarkdownReporter : public Reporter {
 
 }  // namespace
 
-std::unique_ptr<Reporter> make_markdown_reporter() { return std::make_unique<MarkdownReporter>(); }
+DDBENCH_REGISTER_REPORTER(ReporterInfo{"markdown", "tables per suite with verdicts and reasons (README, PRs)",
+                                       [] { return std::make_unique<MarkdownReporter>(); }});
 
 }  // namespace ddb

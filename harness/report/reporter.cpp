@@ -5,15 +5,13 @@
 
 namespace ddb {
 
-std::unique_ptr<Reporter> make_markdown_reporter();
-std::unique_ptr<Reporter> make_csv_reporter();
-std::unique_ptr<Reporter> make_json_reporter();
+Registry<ReporterInfo>& reporter_registry() {
+  static Registry<ReporterInfo> registry("report formats");
+  return registry;
+}
 
 std::unique_ptr<Reporter> make_reporter(const std::string& format) {
-  if (format == "markdown" || format == "md") return make_markdown_reporter();
-  if (format == "csv") return make_csv_reporter();
-  if (format == "json") return make_json_reporter();
-  throw UserError("unknown report format '" + format + "'; formats: markdown, csv, json");
+  return reporter_registry().get(format == "md" ? "markdown" : format).make();
 }
 
 std::string fmt_value(const std::optional<double>& v, int decimals) {

@@ -1,11 +1,13 @@
 // Leaderboard reporters: one interface, one implementation per format (markdown, csv, json),
 // as google/benchmark has one reporter per output format.
 #pragma once
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "core/registry.h"
 #include "harness/check.h"
 
 namespace ddb {
@@ -26,7 +28,13 @@ class Reporter {
   virtual void write(const ReportInput& in, std::ostream& out) const = 0;
 };
 
-// "markdown" | "md" | "csv" | "json"; unknown -> UserError listing them.
+struct ReporterInfo {
+  std::string name;  // the --format value
+  std::string description;
+  std::function<std::unique_ptr<Reporter>()> make;
+};
+Registry<ReporterInfo>& reporter_registry();
+// A registered format ("md" is markdown); unknown -> UserError listing them.
 std::unique_ptr<Reporter> make_reporter(const std::string& format);
 
 // Shared formatting for the text reporters.
@@ -35,3 +43,10 @@ std::string fmt_mean_std(const std::optional<double>& m, const std::optional<dou
 std::string cell_setting(const CellResult& r);  // the printed setting, or method/ipc/dataset
 
 }  // namespace ddb
+
+#define DDBENCH_REPORTER_CONCAT_INNER(a, b) a##b
+#define DDBENCH_REPORTER_CONCAT(a, b) DDBENCH_REPORTER_CONCAT_INNER(a, b)
+// DDBENCH_REGISTER_REPORTER(ReporterInfo{...}); at namespace scope in the reporter's file.
+#define DDBENCH_REGISTER_REPORTER(...)                                                       \
+  static const bool DDBENCH_REPORTER_CONCAT(ddbench_reporter_registered_, __COUNTER__) =    \
+      [](::ddb::ReporterInfo r) { const std::string n = r.name; return ::ddb::reporter_registry().add(n, std::move(r)); }(__VA_ARGS__)
