@@ -184,6 +184,19 @@ bool dataset_available(const std::string& name, const LoadOptions& opts) {
   return false;
 }
 
+std::string dataset_location(const std::string& name, const LoadOptions& opts) {
+  const DatasetSpec& s = dataset_spec(name);
+  if (s.reader == "generated") return "generated";
+  if (is_unsupported(s)) return "";
+  for (const auto& dir : candidate_dirs(s, opts)) {
+    Located loc;
+    std::string why;
+    if (locate_in(s, dir, loc, why)) return dir;
+    if (!loc.paths.empty()) return "";
+  }
+  return "";
+}
+
 std::string dataset_missing_reason(const std::string& name, const LoadOptions& opts) {
   const DatasetSpec& s = dataset_spec(name);
   if (s.reader == "generated") return "";

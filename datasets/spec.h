@@ -60,4 +60,6 @@ bool dataset_available(const std::string& name, const LoadOptions& opts = {});
 // Why dataset_available is false, in one line ("cifar10 (looked in a, b)", "fashion-mnist (incomplete
 // in DIR: missing t10k-labels-idx1-ubyte)"); empty when it is available.
 std::string dataset_missing_reason(const std::string& name, const LoadOptions& opts = {});
+// The directory load_dataset would read ("generated" for generated data, "" when not available).
+std::string dataset_location(const std::string& name, const LoadOptions& opts = {});
 }  // namespace ddb

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "harness/runner.h"
 #include "harness/runtime.h"
@@ -48,6 +49,9 @@ void register_run_commands(CLI::App& app) {
       std::cerr << "ddbench run: tier " << env.tier << ", device " << device_name(ro.device) << ", threads "
                 << torch::get_num_threads() << ", " << l.cells.size() << " cells (" << runnable << " runnable here), "
                 << jobs.size() << " jobs, store " << o.results << "\n";
+      std::set<std::string> datasets;  // which copy of each dataset the jobs read (also stored per job)
+      for (const auto& j : jobs) datasets.insert(j.run.config.at("dataset").get<std::string>());
+      for (const auto& d : datasets) std::cerr << "ddbench run: dataset " << d << ": " << dataset_location(d, env.data) << "\n";
       Store store(o.results);
       const RunSummary s = run_jobs(jobs, store, ro);
       std::cerr << "ddbench run: " << s.succeeded << " jobs done, " << s.failed << " failed, " << s.skipped_done

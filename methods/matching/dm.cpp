@@ -18,7 +18,10 @@ class DistributionMatching : public Method {
     const SyntheticSet init = matching_init(ctx, o.str("init"), "dm");
     torch::Tensor syn = init.images.to(ctx.device).detach().requires_grad_(true);
     torch::optim::SGD opt({syn}, torch::optim::SGDOptions(o.real("lr_img")).momentum(o.real("momentum")));
-    SiameseDsa dsa(o.flag("dsa"), o.str("dsa_strategy"), info.name, ctx.seed);
+    // main_DM.py defaults --dsa_strategy to color_crop_cutout_flip_scale_rotate for every dataset (flip
+    // included for digits), unlike DC/DSA's per-dataset default; "" keeps that default (and the hash).
+    const std::string strategy = o.str("dsa_strategy").empty() ? "color_crop_cutout_flip_scale_rotate" : o.str("dsa_strategy");
+    SiameseDsa dsa(o.flag("dsa"), strategy, info.name, ctx.seed);
     const int64_t iterations = o.integer("iterations");
     const int64_t batch_real = o.integer("batch_real");
     const MatchingSeam seam(o);
@@ -62,7 +65,7 @@ DDBENCH_REGISTER_METHOD(MethodInfo{
      {"batch_real", "int", 256, "real images per class per iteration"},
      {"init", "string", "real", "real | noise"},
      {"dsa", "bool", true, "Siamese DSA on real and synthetic batches"},
-     {"dsa_strategy", "string", "", "DSA strategy; empty = the dataset's default (no flip for digits)"}},
+     {"dsa_strategy", "string", "", "DSA strategy; empty = main_DM.py's default color_crop_cutout_flip_scale_rotate (flip included for digits)"}},
     [] { return std::make_unique<DistributionMatching>(); },
     /*matching=*/true});
 

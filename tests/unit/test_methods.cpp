@@ -80,3 +80,20 @@ TEST(Methods, DmMovesPixelsAndKeepsLabels) {
   EXPECT_GT((s.images - init.images).abs().max().item<double>(), 0.0);
   EXPECT_TRUE(std::isfinite(s.meta["final_loss"].get<double>()));
 }
+
+// Defect 9: main_DM.py's --dsa_strategy defaults to color_crop_cutout_flip_scale_rotate for every dataset
+// (flip included for digits), while DC/DSA drop the flip for MNIST. DM's "" must mean the former.
+TEST(Methods, DmDefaultDsaStrategyKeepsTheFlipForDigits) {
+  LoadedDataset digits = load_dataset("toy28", {});
+  digits.info.name = "mnist";  // what decides the per-dataset default
+  const MethodInfo& info = MethodRegistry::instance().get("dm");
+  auto distill = [&](const std::string& strategy) {
+    torch::manual_seed(5);
+    const json options{{"iterations", 2}, {"batch_real", 8}, {"dsa_strategy", strategy}};
+    DistillContext ctx{digits, 1, "ConvNetW32", Options(resolve_options(info, options)), 5, torch::kCPU, nullptr};
+    return info.make()->distill(ctx).images;
+  };
+  const torch::Tensor by_default = distill("");
+  EXPECT_TRUE(torch::equal(by_default, distill("color_crop_cutout_flip_scale_rotate")));
+  EXPECT_FALSE(torch::equal(by_default, distill("color_crop_cutout_scale_rotate")));
+}
