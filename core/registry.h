@@ -53,4 +53,19 @@ class Registry {
   std::map<std::string, T> items_;
 };
 
+// Adds an item under its `.name` (used by the DDBENCH_REGISTER_* macros).
+template <typename T>
+bool register_named(Registry<T>& registry, T item) {
+  const std::string name = item.name;
+  return registry.add(name, std::move(item));
+}
+
 }  // namespace ddb
+
+#define DDBENCH_REGISTRY_CONCAT_INNER(a, b) a##b
+#define DDBENCH_REGISTRY_CONCAT(a, b) DDBENCH_REGISTRY_CONCAT_INNER(a, b)
+// DDBENCH_REGISTER_IN(registry_function, Info{...}); at namespace scope: registers the item during
+// static initialisation (each kind wraps it: DDBENCH_REGISTER_PROTOCOL, _METRIC, _REPORTER, ...).
+#define DDBENCH_REGISTER_IN(registry_function, ...)                                       \
+  static const bool DDBENCH_REGISTRY_CONCAT(ddbench_registered_, __COUNTER__) = \
+      ::ddb::register_named(registry_function(), __VA_ARGS__)

@@ -37,9 +37,5 @@ LoadedDataset finish_dataset(const ReadRequest& r, RawImages train, RawImages te
 
 }  // namespace ddb
 
-#define DDBENCH_READER_CONCAT_INNER(a, b) a##b
-#define DDBENCH_READER_CONCAT(a, b) DDBENCH_READER_CONCAT_INNER(a, b)
 // DDBENCH_REGISTER_DATASET_READER(DatasetReaderInfo{...}); at namespace scope in the reader's file.
-#define DDBENCH_REGISTER_DATASET_READER(...)                                                     \
-  static const bool DDBENCH_READER_CONCAT(ddbench_reader_registered_, __COUNTER__) =            \
-      [](::ddb::DatasetReaderInfo r) { const std::string n = r.name; return ::ddb::dataset_reader_registry().add(n, std::move(r)); }(__VA_ARGS__)
+#define DDBENCH_REGISTER_DATASET_READER(...) DDBENCH_REGISTER_IN(::ddb::dataset_reader_registry, __VA_ARGS__)

@@ -92,9 +92,5 @@ EvalRunResult train_and_test(const EvalContext& ctx, double lr);
 
 }  // namespace ddb
 
-#define DDBENCH_PROTOCOL_CONCAT_INNER(a, b) a##b
-#define DDBENCH_PROTOCOL_CONCAT(a, b) DDBENCH_PROTOCOL_CONCAT_INNER(a, b)
 // DDBENCH_REGISTER_PROTOCOL(ProtocolInfo{...}); at namespace scope in the protocol's file.
-#define DDBENCH_REGISTER_PROTOCOL(...)                                                        \
-  static const bool DDBENCH_PROTOCOL_CONCAT(ddbench_protocol_registered_, __COUNTER__) =     \
-      [](::ddb::ProtocolInfo p) { const std::string n = p.name; return ::ddb::protocol_registry().add(n, std::move(p)); }(__VA_ARGS__)
+#define DDBENCH_REGISTER_PROTOCOL(...) DDBENCH_REGISTER_IN(::ddb::protocol_registry, __VA_ARGS__)

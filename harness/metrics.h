@@ -32,9 +32,5 @@ std::string metric_names_joined();  // registered, then planned
 
 }  // namespace ddb
 
-#define DDBENCH_METRIC_CONCAT_INNER(a, b) a##b
-#define DDBENCH_METRIC_CONCAT(a, b) DDBENCH_METRIC_CONCAT_INNER(a, b)
 // DDBENCH_REGISTER_METRIC(MetricInfo{...}); at namespace scope.
-#define DDBENCH_REGISTER_METRIC(...)                                          \
-  static const bool DDBENCH_METRIC_CONCAT(ddbench_metric_registered_, __COUNTER__) = \
-      [](::ddb::MetricInfo m) { const std::string n = m.name; return ::ddb::metric_registry().add(n, std::move(m)); }(__VA_ARGS__)
+#define DDBENCH_REGISTER_METRIC(...) DDBENCH_REGISTER_IN(::ddb::metric_registry, __VA_ARGS__)

@@ -44,9 +44,5 @@ std::string cell_setting(const CellResult& r);  // the printed setting, or metho
 
 }  // namespace ddb
 
-#define DDBENCH_REPORTER_CONCAT_INNER(a, b) a##b
-#define DDBENCH_REPORTER_CONCAT(a, b) DDBENCH_REPORTER_CONCAT_INNER(a, b)
 // DDBENCH_REGISTER_REPORTER(ReporterInfo{...}); at namespace scope in the reporter's file.
-#define DDBENCH_REGISTER_REPORTER(...)                                                       \
-  static const bool DDBENCH_REPORTER_CONCAT(ddbench_reporter_registered_, __COUNTER__) =    \
-      [](::ddb::ReporterInfo r) { const std::string n = r.name; return ::ddb::reporter_registry().add(n, std::move(r)); }(__VA_ARGS__)
+#define DDBENCH_REGISTER_REPORTER(...) DDBENCH_REGISTER_IN(::ddb::reporter_registry, __VA_ARGS__)
