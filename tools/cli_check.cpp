@@ -22,6 +22,7 @@ void register_check_commands(CLI::App& app) {
     c->callback(guarded([] {
       const PlanEnv env = make_env(o);
       Loaded l = load_and_plan(suites, env);
+      require_store(o.results);
       Store store(o.results);
       set_exit_code(print_verdicts(make_report(l, store, env.tier, "check")) ? 1 : 0);
     }));
@@ -38,6 +39,7 @@ void register_check_commands(CLI::App& app) {
     c->callback(guarded([] {
       const PlanEnv env = make_env(o);
       Loaded l = load_and_plan(suites, env);
+      require_store(o.results);
       Store store(o.results);
       const ReportInput in = make_report(l, store, env.tier, "ddbench leaderboard: " + report_name_for(suites));
       auto rep = make_reporter(format);

@@ -61,6 +61,11 @@ PlanEnv make_env(const Common& o) {
   return env;
 }
 
+void require_store(const std::string& dir) {
+  if (!fs::exists(fs::path(dir) / "results.sqlite"))
+    throw UserError("no result store in '" + dir + "' (no results.sqlite): `ddbench run` writes one; pass --results DIR");
+}
+
 std::vector<std::string> expand_suite_args(const std::vector<std::string>& args) {
   std::vector<std::string> files;
   for (const auto& a : args)

@@ -45,6 +45,9 @@ struct Loaded {
 
 Loaded load_and_plan(const std::vector<std::string>& args, const PlanEnv& env);
 std::string now_utc();
+// The store `check`, `report` and `references` read: it must exist (a mistyped --results would
+// otherwise read as an empty store and report every cell not-run).
+void require_store(const std::string& dir);
 ReportInput make_report(const Loaded& l, const Store& store, const std::string& tier, const std::string& title);
 // Prints the verdict table; returns whether any cell or relation failed.
 bool print_verdicts(const ReportInput& in);

@@ -49,6 +49,7 @@ void register_references_command(CLI::App& app) {
     const PlanEnv env = make_env(o);
     if (env.tier == "paper") throw UserError("references are for a tier profile (--tier cpu); the paper tier compares with the paper");
     Loaded l = load_and_plan(suites, env);
+    require_store(o.results);
     Store store(o.results);
     const ReportInput in = make_report(l, store, env.tier, "references");
     const Suite* current = nullptr;

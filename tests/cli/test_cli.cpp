@@ -301,3 +301,15 @@ TEST(Cli, ReferencesPrintsRawRunsThatTheLoaderAccepts) {
   EXPECT_EQ(bad.code, 1) << bad.output;
   EXPECT_NE(bad.output.find("do not match value/std"), std::string::npos) << bad.output;
 }
+
+// A mistyped --results must not read as an empty store (every cell not-run, exit 0).
+TEST(Cli, CheckAndReportNeedAnExistingStore) {
+  const auto dir = temp_dir("cli");
+  const std::string suite = write_file(dir / "toy.yaml", kToySuite);
+  for (const char* verb : {"check", "report", "references"}) {
+    const CommandResult r = run(std::string(verb) + " " + suite + " --tier cpu --results " + (dir / "typo").string());
+    EXPECT_EQ(r.code, 2) << verb << r.output;
+    EXPECT_NE(r.output.find("no result store"), std::string::npos) << verb << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir / "typo")) << verb;
+  }
+}
