@@ -7,7 +7,9 @@
 #include <map>
 
 #include "core/planned.h"
+#include "datasets/reader_registry.h"
 #include "datasets/registry.h"
+#include "harness/report/reporter.h"
 #include "harness/eval_protocol.h"
 #include "harness/metrics.h"
 #include "harness/nets/net.h"
@@ -21,12 +23,12 @@ namespace fs = std::filesystem;
 
 void register_list_command(CLI::App& app) {
   {
-    auto* c = app.add_subcommand("list", "List methods | datasets | nets | suites | protocols | metrics");
+    auto* c = app.add_subcommand("list", "List methods | datasets | nets | suites | protocols | metrics | readers | formats");
     static std::string what;
     static Common o;
-    c->add_option("what", what, "methods | datasets | nets | suites | protocols | metrics")
+    c->add_option("what", what, "methods | datasets | nets | suites | protocols | metrics | readers | formats")
         ->required()
-        ->check(CLI::IsMember({"methods", "datasets", "nets", "suites", "protocols", "metrics"}));
+        ->check(CLI::IsMember({"methods", "datasets", "nets", "suites", "protocols", "metrics", "readers", "formats"}));
     c->add_option("--data-root", o.data_root, "where datasets live (default $DDBENCH_DATA, else ./data)");
     c->callback(guarded([] {
       if (what == "methods") {
@@ -60,6 +62,10 @@ void register_list_command(CLI::App& app) {
         std::cout << "\nplanned (suites name them; not implemented yet):\n";
         for (const auto& [name, facts] : planned().section("protocols"))
           if (!find_protocol(name)) std::cout << "  " << name << "  " << str_or(facts, "description", "") << "\n";
+      } else if (what == "readers") {  // dataset file formats (a manifest's reader:)
+        for (const auto& [name, r] : dataset_reader_registry().items()) std::cout << name << "  " << r.description << "\n";
+      } else if (what == "formats") {  // report formats (ddbench report --format)
+        for (const auto& [name, r] : reporter_registry().items()) std::cout << name << "  " << r.description << "\n";
       } else if (what == "metrics") {
         for (const auto& [name, m] : metric_registry().items())
           std::cout << name << " (" << (m.higher_is_better ? "higher" : "lower") << " is better, " << m.kind
