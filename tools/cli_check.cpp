@@ -20,11 +20,7 @@ void register_check_commands(CLI::App& app) {
     c->add_option("suites", suites, "suite files or directories")->required();
     add_common(c, o, false);
     c->callback(guarded([] {
-      const PlanEnv env = make_env(o);
-      Loaded l = load_and_plan(suites, env);
-      require_store(o.results);
-      Store store(o.results);
-      set_exit_code(print_verdicts(make_report(l, store, env.tier, "check")) ? 1 : 0);
+      set_exit_code(print_verdicts(read_stored_results(suites, o, "check").report) ? 1 : 0);
     }));
   }
   {
@@ -37,11 +33,8 @@ void register_check_commands(CLI::App& app) {
     c->add_option("--format", format, "markdown | csv | json")->capture_default_str();
     c->add_option("--out", out, "output file (default: stdout)");
     c->callback(guarded([] {
-      const PlanEnv env = make_env(o);
-      Loaded l = load_and_plan(suites, env);
-      require_store(o.results);
-      Store store(o.results);
-      const ReportInput in = make_report(l, store, env.tier, "ddbench leaderboard: " + report_name_for(suites));
+      const StoredResults stored = read_stored_results(suites, o, "ddbench leaderboard: " + report_name_for(suites));
+      const ReportInput& in = stored.report;
       auto rep = make_reporter(format);
       if (out.empty()) {
         rep->write(in, std::cout);

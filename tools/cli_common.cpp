@@ -61,9 +61,15 @@ PlanEnv make_env(const Common& o) {
   return env;
 }
 
-void require_store(const std::string& dir) {
-  if (!fs::exists(fs::path(dir) / "results.sqlite"))
-    throw UserError("no result store in '" + dir + "' (no results.sqlite): `ddbench run` writes one; pass --results DIR");
+StoredResults read_stored_results(const std::vector<std::string>& suites, const Common& o, const std::string& title) {
+  if (!fs::exists(fs::path(o.results) / "results.sqlite"))
+    throw UserError("no result store in '" + o.results + "' (no results.sqlite): `ddbench run` writes one; pass --results DIR");
+  StoredResults r;
+  r.env = make_env(o);
+  r.loaded = load_and_plan(suites, r.env);
+  r.store = std::make_unique<Store>(o.results);
+  r.report = make_report(r.loaded, *r.store, r.env.tier, title);
+  return r;
 }
 
 std::vector<std::string> expand_suite_args(const std::vector<std::string>& args) {

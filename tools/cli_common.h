@@ -45,9 +45,15 @@ struct Loaded {
 
 Loaded load_and_plan(const std::vector<std::string>& args, const PlanEnv& env);
 std::string now_utc();
-// The store `check`, `report` and `references` read: it must exist (a mistyped --results would
-// otherwise read as an empty store and report every cell not-run).
-void require_store(const std::string& dir);
+// What `check`, `report` and `references` read: the suites planned at the tier and their verdicts from
+// an existing store (a mistyped --results would otherwise read as an empty store, every cell not-run).
+struct StoredResults {
+  PlanEnv env;
+  Loaded loaded;                 // owns the suites the report points into
+  std::unique_ptr<Store> store;
+  ReportInput report;
+};
+StoredResults read_stored_results(const std::vector<std::string>& suites, const Common& o, const std::string& title);
 ReportInput make_report(const Loaded& l, const Store& store, const std::string& tier, const std::string& title);
 // Prints the verdict table; returns whether any cell or relation failed.
 bool print_verdicts(const ReportInput& in);
@@ -55,7 +61,8 @@ void write_reports(const ReportInput& in, const std::string& dir, const std::str
 std::string report_name_for(const std::vector<std::string>& args);
 json parse_option_value(const std::string& v);
 
-// Wraps a callback: bad input becomes a one-line error and exit code 2, never a crash.
+// Wraps a callback: bad input becomes a one-line error and exit code 2, a diverged training (distill,
+// experts) a one-line error and exit code 1; never a crash.
 template <typename F>
 std::function<void()> guarded(F f) {
   return [f]() {
@@ -67,6 +74,9 @@ std::function<void()> guarded(F f) {
     } catch (const DatasetMissing& e) {
       std::cerr << "ddbench: dataset missing: " << e.what() << "\n";
       set_exit_code(2);
+    } catch (const Diverged& e) {
+      std::cerr << "ddbench: training diverged: " << e.what() << "\n";
+      set_exit_code(1);
     }
   };
 }

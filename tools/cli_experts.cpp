@@ -68,8 +68,8 @@ void register_experts_command(CLI::App& app) {
   c->add_option("--data-root", data_root, "where datasets live");
   c->add_option("--threads", threads, "intra-op threads (default: all cores)");
   c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
-  c->callback([] {
-    try {
+  c->callback(guarded([] {
+    {
       init_runtime(threads);
       if (experts < 1) throw UserError("--experts must be >= 1");
       const torch::Device dev = experts_device(device);
@@ -111,17 +111,8 @@ void register_experts_command(CLI::App& app) {
       std::printf("wall time %.1f s (training %.1f s", wall, train_s);
       if (trained > 0) std::printf(", %.2f s per expert epoch", train_s / static_cast<double>(trained * s.epochs));
       std::printf(")\n");
-    } catch (const UserError& e) {
-      std::cerr << "ddbench: error: " << e.what() << "\n";
-      set_exit_code(2);
-    } catch (const DatasetMissing& e) {
-      std::cerr << "ddbench: dataset missing: " << e.what() << "\n";
-      set_exit_code(2);
-    } catch (const Diverged& e) {
-      std::cerr << "ddbench: expert training diverged: " << e.what() << "\n";
-      set_exit_code(1);
     }
-  });
+  }));
 }
 
 }  // namespace ddb::cli

@@ -46,12 +46,12 @@ void register_references_command(CLI::App& app) {
   c->add_option("suites", suites, "suite files or directories")->required();
   add_common(c, o, false);
   c->callback(guarded([] {
-    const PlanEnv env = make_env(o);
-    if (env.tier == "paper") throw UserError("references are for a tier profile (--tier cpu); the paper tier compares with the paper");
-    Loaded l = load_and_plan(suites, env);
-    require_store(o.results);
-    Store store(o.results);
-    const ReportInput in = make_report(l, store, env.tier, "references");
+    if (resolve_tier(o.tier) == "paper")
+      throw UserError("references are for a tier profile (--tier cpu); the paper tier compares with the paper");
+    const StoredResults stored = read_stored_results(suites, o, "references");
+    const PlanEnv& env = stored.env;
+    const Store& store = *stored.store;
+    const ReportInput& in = stored.report;
     const Suite* current = nullptr;
     for (const auto& r : in.cells) {
       if (r.suite != current) {
