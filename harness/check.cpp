@@ -46,13 +46,15 @@ CellResult check_cell(const PlannedCell& pc, const Store& store, const std::stri
   if (!pc.run) return r;  // not runnable: the plan's status stands
   const RunConfig& rc = *pc.run;
   r.config_hash = rc.hash;
+  r.distill_hash = rc.distill_hash;
+  r.eval_hash = rc.eval_hash;
   r.jobs_expected = rc.seeds;
   const json& cfg = rc.config;
   const int runs_per_job = cfg.contains("metric") ? 1 : cfg.value("eval", json::object()).value("runs", 1);
   r.n_expected = rc.seeds * runs_per_job;
   // Only the seeds this cell asks for: a store may hold more seeds of the same configuration.
   std::string last_error;
-  for (const auto& run : store.runs_of(rc.hash)) {
+  for (const auto& run : store.evaluations_of(rc.distill_hash, rc.eval_hash)) {
     if (run.seed_index >= rc.seeds) continue;
     if (run.status == "done") ++r.jobs_done;
     if (run.status == "failed") {
@@ -60,8 +62,8 @@ CellResult check_cell(const PlannedCell& pc, const Store& store, const std::stri
       last_error = run.error;
     }
   }
-  const std::vector<double> values = store.metric_values(rc.hash, rc.metric, rc.seeds);
-  const std::vector<EvalFailure> eval_failed = store.eval_failures(rc.hash, rc.seeds);
+  const std::vector<double> values = store.metric_values(rc.distill_hash, rc.eval_hash, rc.metric, rc.seeds);
+  const std::vector<EvalFailure> eval_failed = store.eval_failures(rc.distill_hash, rc.eval_hash, rc.seeds);
   r.runs_failed = static_cast<int>(eval_failed.size());
   if (!eval_failed.empty() && last_error.empty()) last_error = eval_failed.back().error;
   r.n = static_cast<int>(values.size());

@@ -25,6 +25,40 @@ std::string config_hash(const json& config) {
 }
 
 
+namespace {
+const char* const kDistillationFields[] = {"method", "options", "dataset", "ipc", "distill_net"};
+}  // namespace
+
+json RunConfig::distillation() const {
+  json d = json::object();
+  for (const char* f : kDistillationFields)
+    if (config.contains(f)) d[f] = config[f];
+  return d;
+}
+
+json RunConfig::evaluation() const {
+  json e = config;
+  for (const char* f : kDistillationFields) e.erase(f);
+  // A set metric is measured on the set itself: evaluation settings do not enter it.
+  if (e.contains("metric")) e.erase("eval");
+  return e;
+}
+
+RunConfig identify(json config, int seeds, std::string metric) {
+  RunConfig rc;
+  rc.config = std::move(config);
+  rc.seeds = seeds;
+  rc.metric = std::move(metric);
+  rc.distill_hash = config_hash(rc.distillation());
+  rc.eval_hash = short_hash(rc.evaluation().dump());
+  rc.hash = rc.distill_hash + "." + rc.eval_hash;
+  return rc;
+}
+
+Job make_job(const RunConfig& run, int seed_index) {
+  return Job{run, seed_index, derive_seed(run.distill_hash, seed_index)};
+}
+
 std::string RunConfig::label() const {
   return str_or(config, "method", "?") + " ipc=" + std::to_string(config.value("ipc", 0)) + " " +
          str_or(config, "dataset", "?") + " " + str_or(config, "distill_net", "");
@@ -169,9 +203,9 @@ PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) 
   const json& spec = *spec_opt;
   const std::string method = str_or(spec, "method", "");
   const std::string metric = str_or(spec, "metric", "accuracy");
-  RunConfig rc;
+  json config;
   try {
-    rc.config = {{"method", method},
+    config = {{"method", method},
                  {"options", resolve_options(MethodRegistry::instance().get(method), spec.value("options", json::object()))},
                  {"dataset", str_or(spec, "dataset", "")},
                  {"ipc", spec.value("ipc", 1)},
@@ -180,13 +214,10 @@ PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) 
   } catch (const UserError& e) {
     return blocked(p, Status::Invalid, at + e.what());
   }
-  // A set metric is computed by its own job (harness/set_metrics.h): the metric joins the
-  // configuration so such a cell never shares a job with an accuracy cell of the same options.
-  if (SetMetricRegistry::instance().find(metric)) rc.config["metric"] = metric;
-  rc.hash = config_hash(rc.config);
-  rc.seeds = spec.value("seeds", 1);
-  rc.metric = metric;
-  p.run = rc;
+  // A set metric (harness/set_metrics.h) is its own evaluation of the set: the metric joins the
+  // evaluation part, so such a cell shares the distillation of an accuracy cell with the same options.
+  if (SetMetricRegistry::instance().find(metric)) config["metric"] = metric;
+  p.run = identify(std::move(config), spec.value("seeds", 1), metric);
   // 4. What this machine can run.
   if (auto m = machine_blocker(cell, spec, env)) return blocked(p, m->status, m->reason);
   p.status = Status::NotRun;
@@ -205,7 +236,7 @@ std::vector<Job> jobs_for(const std::vector<PlannedCell>& cells) {
   for (const auto& pc : cells) {
     if (!pc.runnable()) continue;
     for (int s = 0; s < pc.run->seeds; ++s) {
-      Job j{*pc.run, s, derive_seed(pc.run->hash, s)};
+      Job j = make_job(*pc.run, s);
       if (seen.emplace(j.key(), jobs.size()).second) jobs.push_back(j);
     }
   }

@@ -21,14 +21,24 @@ struct PlanEnv {
   bool assume_datasets_present = false;
 };
 
-// What one cell will run: a fully resolved configuration and its identity.
+// What one cell will run: a fully resolved configuration and its two-level identity. The
+// distillation (method, options, dataset, IPC, distillation net) and its evaluation (the eval block,
+// or the set metric measured instead) are keyed apart, so one synthetic set serves every protocol
+// and metric that evaluates it, and changing evaluation settings never re-distills.
 struct RunConfig {
-  json config;            // {method, options (resolved), dataset, ipc, distill_net, eval}
-  std::string hash;       // 16 hex digits of sha256(config.dump())
+  json config;               // {method, options (resolved), dataset, ipc, distill_net, eval[, metric]}
+  std::string distill_hash;  // config_hash(distillation()): names the synthetic sets, seeds them
+  std::string eval_hash;     // short hash of evaluation()
+  std::string hash;          // distill_hash + "." + eval_hash: the whole configuration, as reports show it
   int seeds = 1;
-  std::string metric;
+  std::string metric = "accuracy";
   std::string label() const;  // "dm ipc=10 fashion-mnist"
+  json distillation() const;  // {method, options, dataset, ipc, distill_net}
+  json evaluation() const;    // the rest: {eval} or {metric} for a set metric
 };
+
+// A RunConfig with its hashes computed from `config`.
+RunConfig identify(json config, int seeds = 1, std::string metric = "accuracy");
 
 // A planned cell. Validity comes first (invalid: a name neither registered nor planned, a mistyped
 // option), then what the code implements (unimplemented), and only then what this machine can run
@@ -44,19 +54,23 @@ struct PlannedCell {
   bool runnable() const { return run.has_value() && status == Status::NotRun; }
 };
 
+// One seed of a configuration: a distillation (shared by every configuration with the same
+// distillation part) and its evaluation.
 struct Job {
   RunConfig run;
   int seed_index = 0;
-  uint64_t seed = 0;
-  std::string key() const { return run.hash + "/s" + std::to_string(seed_index); }
+  uint64_t seed = 0;  // the distillation's seed: derive_seed(distill_hash, seed_index), nothing else
+  std::string distill_key() const { return run.distill_hash + "/s" + std::to_string(seed_index); }
+  std::string key() const { return distill_key() + "/" + run.eval_hash; }  // the evaluation's key
 };
+Job make_job(const RunConfig& run, int seed_index);
 
 PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env);
 std::vector<PlannedCell> plan_suite(const Suite& suite, const PlanEnv& env);
 // Unique jobs of the cells runnable here, in cell order.
 std::vector<Job> jobs_for(const std::vector<PlannedCell>& cells);
 
-// The hash that names a configuration (job keys, derived seeds): the short hash of the configuration
+// The hash that names a distillation (its keys and seeds): the short hash of the distillation part
 // without the method options that sit at a neutral default (OptionSpec::neutral_default), so results and
 // seeds of existing configurations survive the addition of a modifier.
 std::string config_hash(const json& config);

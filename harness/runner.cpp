@@ -56,46 +56,67 @@ bool wants_zca(const json& config) {
 
 }  // namespace
 
-JobOutput execute_job(const Job& job, const LoadedDataset& loaded, const RunnerOptions& opts, const ProgressFn& progress,
-                      const std::string& synset_path) {
+namespace {
+
+// The whitened copy when the configuration asks for ZCA and `loaded` is not whitened yet.
+const LoadedDataset& data_for(const json& cfg, const LoadedDataset& loaded, std::unique_ptr<LoadedDataset>& holder) {
+  if (wants_zca(cfg) && !has_zca(loaded)) {
+    holder = std::make_unique<LoadedDataset>(with_zca(loaded));
+    return *holder;
+  }
+  return loaded;
+}
+
+}  // namespace
+
+SyntheticSet distill_job(const Job& job, const LoadedDataset& loaded, const RunnerOptions& opts, const ProgressFn& progress,
+                         const std::string& synset_path) {
   const json& cfg = job.run.config;
   // `zca: true`: distillation and evaluation both see the whitened train/test (run_jobs passes the
   // cached whitened copy; ddbench distill passes the loaded data, whitened here).
   std::unique_ptr<LoadedDataset> whitened;
-  if (wants_zca(cfg) && !has_zca(loaded)) whitened = std::make_unique<LoadedDataset>(with_zca(loaded));
-  const LoadedDataset& data = whitened ? *whitened : loaded;
+  const LoadedDataset& data = data_for(cfg, loaded, whitened);
   const MethodInfo& info = MethodRegistry::instance().get(cfg.at("method").get<std::string>());
   const Options options(cfg.at("options"));
   torch::manual_seed(job.seed);
   DistillContext ctx{data, cfg.at("ipc").get<int64_t>(), cfg.at("distill_net").get<std::string>(), options, job.seed,
                      opts.device, progress, opts.cache_dir};
-  std::unique_ptr<Method> method = info.make();
-  JobOutput out;
-  out.set = method->distill(ctx);
-  out.set.meta["method"] = info.name;
-  out.set.meta["options"] = cfg.at("options");
-  out.set.meta["dataset"] = cfg.at("dataset");
-  out.set.meta["dataset_identity"] = data.identity;
-  out.set.meta["ipc"] = cfg.at("ipc");
-  out.set.meta["distill_net"] = cfg.at("distill_net");
-  out.set.meta["seed"] = job.seed;
-  out.set.meta["config_hash"] = job.run.hash;
-  out.set.meta["git_commit"] = git_commit();
-  if (!synset_path.empty()) save_synset(out.set, synset_path);
-  const SyntheticSet train_set = method->decode(out.set, options);
+  SyntheticSet set = info.make()->distill(ctx);
+  set.meta["method"] = info.name;
+  set.meta["options"] = cfg.at("options");
+  set.meta["dataset"] = cfg.at("dataset");
+  set.meta["dataset_identity"] = data.identity;
+  set.meta["ipc"] = cfg.at("ipc");
+  set.meta["distill_net"] = cfg.at("distill_net");
+  set.meta["seed"] = job.seed;
+  set.meta["seed_index"] = job.seed_index;
+  set.meta["distill_hash"] = job.run.distill_hash;
+  set.meta["git_commit"] = git_commit();
+  if (!synset_path.empty()) save_synset(set, synset_path);
+  return set;
+}
+
+EvalOutput evaluate_job(const Job& job, const SyntheticSet& set, const LoadedDataset& loaded, const RunnerOptions& opts,
+                        const ProgressFn& progress) {
+  const json& cfg = job.run.config;
+  std::unique_ptr<LoadedDataset> whitened;
+  const LoadedDataset& data = data_for(cfg, loaded, whitened);
+  const MethodInfo& info = MethodRegistry::instance().get(cfg.at("method").get<std::string>());
+  const SyntheticSet train_set = info.make()->decode(set, Options(cfg.at("options")));
+  EvalOutput out;
   // A set metric (harness/set_metrics.h) is measured on the set itself: no evaluation networks.
   if (const SetMetricFn* set_metric = SetMetricRegistry::instance().find(str_or(cfg, "metric", ""))) {
     out.metrics.push_back({0, cfg.at("metric").get<std::string>(), (*set_metric)(train_set, data, cfg, job.seed, opts.device)});
     return out;
   }
-  // Evaluation settings come from the configuration alone (the suite's eval block), never from the set.
+  // Evaluation settings come from the configuration alone (the suite's eval block), never from the
+  // set. Each run's seed comes from the job's evaluation key (distillation and evaluation identity).
   const EvalSpec es = EvalSpec::from_json(cfg.at("eval"));
   for (int r = 0; r < es.runs; ++r) {
     const std::string phase = "eval " + std::to_string(r + 1) + "/" + std::to_string(es.runs);
     try {
-      const EvalRunResult er =
-          evaluate_once(train_set, data, es, derive_seed(job.run.hash, job.seed_index, "eval" + std::to_string(r)),
-                        opts.device, progress, phase);
+      const EvalRunResult er = evaluate_once(train_set, data, es, derive_seed(job.key(), r, "eval"), opts.device,
+                                             progress, phase);
       for (const auto& v : er.values) out.metrics.push_back({r, v.metric, v.value});
     } catch (const Diverged& e) {
       // Recorded as a failed run (check treats the cell as failed unless it allows failed runs);
@@ -105,6 +126,73 @@ JobOutput execute_job(const Job& job, const LoadedDataset& loaded, const RunnerO
   }
   return out;
 }
+
+JobOutput execute_job(const Job& job, const LoadedDataset& loaded, const RunnerOptions& opts, const ProgressFn& progress,
+                      const std::string& synset_path) {
+  std::unique_ptr<LoadedDataset> whitened;
+  const LoadedDataset& data = data_for(job.run.config, loaded, whitened);
+  JobOutput out;
+  out.set = distill_job(job, data, opts, progress, synset_path);
+  EvalOutput e = evaluate_job(job, out.set, data, opts, progress);
+  out.metrics = std::move(e.metrics);
+  out.failures = std::move(e.failures);
+  return out;
+}
+
+namespace {
+
+json base_provenance(const RunnerOptions& opts) {
+  return {{"git_commit", git_commit()},     {"ddbench_version", ddbench_version()}, {"torch_version", torch_version()},
+          {"device", device_name(opts.device)}, {"threads", torch::get_num_threads()}, {"host", hostname()}};
+}
+
+std::string first_line_of_error(const std::exception& e) {
+  std::string msg = e.what();
+  const auto nl = msg.find("\nException raised from");  // drop LibTorch's C++ backtrace
+  if (nl != std::string::npos) msg.resize(nl);
+  return msg;
+}
+
+// The job's synthetic set: the stored one when its distillation is done and the file is there,
+// else distilled now (and recorded). Throws with the reason when the distillation fails, now or before.
+SyntheticSet synthetic_set_for(const Job& job, Store& store, const LoadedDataset& data, const RunnerOptions& opts,
+                               const ProgressFn& progress, bool& reused) {
+  const auto prev = store.find_distillation(job.distill_key());
+  reused = false;
+  if (prev && prev->status == "done" && std::filesystem::exists(prev->synset_path)) {
+    reused = true;
+    return load_synset(prev->synset_path);
+  }
+  if (prev && prev->status == "failed" && !opts.retry_failed)
+    throw std::runtime_error("distillation failed earlier (--retry-failed reruns it): " + prev->error);
+  DistillRecord rec;
+  rec.key = job.distill_key();
+  rec.distill_hash = job.run.distill_hash;
+  rec.config = job.run.distillation();
+  rec.seed_index = job.seed_index;
+  rec.seed = job.seed;
+  rec.synset_path = (std::filesystem::path(store.dir()) / "synsets" / job.run.distill_hash /
+                     ("s" + std::to_string(job.seed_index) + ".pt"))
+                        .string();
+  rec.provenance = base_provenance(opts);
+  rec.provenance["dataset_identity"] = data.identity;
+  rec.provenance["dataset_dir"] = data.source_dir;  // which copy was read
+  store.mark_distillation_running(rec);
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    SyntheticSet set = distill_job(job, data, opts, progress, rec.synset_path);
+    rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    store.finish_distillation(rec);
+    return set;
+  } catch (const std::exception& e) {
+    rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rec.error = first_line_of_error(e);
+    store.fail_distillation(rec);
+    throw std::runtime_error("distillation failed: " + rec.error);
+  }
+}
+
+}  // namespace
 
 RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOptions& opts) {
   RunSummary sum;
@@ -134,37 +222,38 @@ RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOpti
   int index = 0;
   for (const Job* job : todo) {
     ++index;
-    const EvalSpec es = EvalSpec::from_json(job->run.config.at("eval"));
+    const json& cfg = job->run.config;
+    const bool set_metric = cfg.contains("metric");
+    const EvalSpec es = EvalSpec::from_json(cfg.at("eval"));
     const std::string label = job->run.label() + " seed " + std::to_string(job->seed_index + 1) + "/" +
                               std::to_string(job->run.seeds);
-    printer.start_job(index, label, 1 + static_cast<int>(es.runs));
-    RunRecord rec;
-    rec.job_key = job->key();
-    rec.config_hash = job->run.hash;
-    rec.config = job->run.config;
+    printer.start_job(index, label, 1 + (set_metric ? 0 : static_cast<int>(es.runs)));
+    EvalRecord rec;
+    rec.key = job->key();
+    rec.distill_key = job->distill_key();
+    rec.distill_hash = job->run.distill_hash;
+    rec.eval_hash = job->run.eval_hash;
+    rec.config = cfg;
     rec.seed_index = job->seed_index;
-    rec.seed = job->seed;
-    rec.synset_path =
-        (std::filesystem::path(store.dir()) / "synsets" / job->run.hash / ("s" + std::to_string(job->seed_index) + ".pt"))
-            .string();
-    rec.provenance = {{"git_commit", git_commit()},
-                      {"ddbench_version", ddbench_version()},
-                      {"torch_version", torch_version()},
-                      {"device", device_name(opts.device)},
-                      {"threads", torch::get_num_threads()},
-                      {"host", hostname()},
-                      {"protocol", es.protocol},
-                      {"protocol_version", find_protocol(es.protocol) ? find_protocol(es.protocol)->version : "?"}};
+    rec.provenance = base_provenance(opts);
+    if (set_metric) {
+      rec.provenance["set_metric"] = cfg.at("metric");
+    } else {
+      rec.provenance["protocol"] = es.protocol;
+      rec.provenance["protocol_version"] = find_protocol(es.protocol) ? find_protocol(es.protocol)->version : "?";
+    }
     store.mark_running(rec);
     const auto jt0 = std::chrono::steady_clock::now();
     ++sum.ran;
     try {
-      const LoadedDataset& data =
-          cached_dataset(job->run.config.at("dataset").get<std::string>(), opts.data, wants_zca(job->run.config));
+      const LoadedDataset& data = cached_dataset(cfg.at("dataset").get<std::string>(), opts.data, wants_zca(cfg));
       rec.provenance["dataset_identity"] = data.identity;
-      rec.provenance["dataset_dir"] = data.source_dir;  // which copy was read
+      rec.provenance["dataset_dir"] = data.source_dir;
       auto progress = [&printer](const std::string& phase, long done, long total) { printer.update(phase, done, total); };
-      JobOutput out = execute_job(*job, data, opts, progress, rec.synset_path);
+      bool reused = false;
+      const SyntheticSet set = synthetic_set_for(*job, store, data, opts, progress, reused);
+      rec.provenance["distillation_reused"] = reused;  // a stored set, evaluated again
+      const EvalOutput out = evaluate_job(*job, set, data, opts, progress);
       rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - jt0).count();
       store.finish(rec, out.metrics, out.failures);
       ++sum.succeeded;
@@ -175,13 +264,12 @@ RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOpti
         accs += b;
       }
       for (const auto& f : out.failures) accs += " run" + std::to_string(f.eval_run + 1) + ":diverged";
-      printer.end_job("done, " + (out.metrics.empty() ? std::string("accuracy") : out.metrics.front().metric) + " " + accs);
+      printer.end_job(std::string(reused ? "done (stored set), " : "done, ") +
+                      (out.metrics.empty() ? std::string("accuracy") : out.metrics.front().metric) + " " + accs);
     } catch (const std::exception& e) {
       // A diverging or crashing job is recorded with its reason; the others go on.
       rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - jt0).count();
-      rec.error = e.what();
-      const auto nl = rec.error.find("\nException raised from");  // drop LibTorch's C++ backtrace
-      if (nl != std::string::npos) rec.error.resize(nl);
+      rec.error = first_line_of_error(e);
       store.fail(rec);
       ++sum.failed;
       printer.end_job("FAILED: " + rec.error.substr(0, 200));

@@ -1,5 +1,7 @@
-// The runner: executes jobs (distill -> save -> decode -> eval runs), records each in the store,
-// resumes by skipping completed jobs, and never lets one failing job stop the rest.
+// The runner: executes jobs in two steps, each recorded in the store: the distillation (distill ->
+// save the set), skipped when the store already holds that set, and its evaluation (decode -> eval
+// runs or a set metric). It resumes by skipping completed evaluations and never lets one failing job
+// stop the rest.
 #pragma once
 #include <string>
 #include <vector>
@@ -30,11 +32,22 @@ struct RunSummary {
 
 RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOptions& opts);
 
-// Runs one job without the store (ddbench distill / tests). Returns the synthetic set and metrics.
+// The two steps of a job, without the store. `data` is the loaded dataset (whitened here when the
+// method asks for ZCA and it is not already). distill_job saves the set to synset_path when non-empty.
+SyntheticSet distill_job(const Job& job, const LoadedDataset& data, const RunnerOptions& opts, const ProgressFn& progress,
+                         const std::string& synset_path);
+struct EvalOutput {
+  std::vector<MetricRow> metrics;
+  std::vector<EvalFailure> failures;  // evaluation runs that diverged (the others still count)
+};
+EvalOutput evaluate_job(const Job& job, const SyntheticSet& set, const LoadedDataset& data, const RunnerOptions& opts,
+                        const ProgressFn& progress);
+
+// Both steps (ddbench distill with runs 0, tests).
 struct JobOutput {
   SyntheticSet set;
   std::vector<MetricRow> metrics;
-  std::vector<EvalFailure> failures;  // evaluation runs that diverged (the others still count)
+  std::vector<EvalFailure> failures;
 };
 JobOutput execute_job(const Job& job, const LoadedDataset& data, const RunnerOptions& opts, const ProgressFn& progress,
                       const std::string& synset_path);

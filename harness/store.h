@@ -1,6 +1,10 @@
-// The result store: SQLite (WAL) under --results. One row per job (configuration x seed) with its
-// provenance, one row per (job, eval run, metric). A job's metrics and its 'done' status are
-// written in one transaction, so a crash never leaves half a result.
+// The result store: SQLite (WAL) under --results, schema 2. Two levels, as a run is two steps:
+//   distillations  one row per (distillation configuration, seed index): the synthetic set's file, its
+//                  seed and provenance;
+//   evaluations    one row per (distillation, evaluation configuration): its status and provenance,
+//                  with its metric values (metrics) and diverged runs (eval_failures) keyed by it.
+// An evaluation's metrics and its 'done' status are written in one transaction, so a crash never
+// leaves half a result. A store of an older schema is refused with the fix, never misread.
 #pragma once
 #include <optional>
 #include <string>
@@ -13,17 +17,32 @@ struct sqlite3;
 
 namespace ddb {
 
-struct RunRecord {
-  std::string job_key;      // config_hash + "/s" + seed index
-  std::string config_hash;
-  json config;              // the full run configuration
+constexpr int kStoreSchema = 2;
+
+struct DistillRecord {
+  std::string key;           // distill_hash + "/s" + seed index
+  std::string distill_hash;
+  json config;               // the distillation part of the configuration
   int seed_index = 0;
   uint64_t seed = 0;
-  std::string status;       // running | done | failed
+  std::string status;        // running | done | failed
   std::string error;
-  json provenance = json::object();  // commit, protocol, torch, device, dataset identity, host ...
+  json provenance = json::object();  // commit, torch, device, dataset identity and copy, host ...
   double wall_s = 0;
   std::string synset_path;
+  std::string updated_at;
+};
+
+struct EvalRecord {
+  std::string key;           // distillation key + "/" + eval_hash
+  std::string distill_key;
+  std::string distill_hash, eval_hash;
+  json config;               // the full configuration (distillation and evaluation parts)
+  int seed_index = 0;
+  std::string status;        // running | done | failed (a failed distillation fails its evaluations)
+  std::string error;
+  json provenance = json::object();  // protocol and version, commit, device, ...
+  double wall_s = 0;
   std::string updated_at;
 };
 
@@ -43,28 +62,39 @@ struct EvalFailure {
 
 class Store {
  public:
+  // Opens or creates DIR/results.sqlite. A store of another schema: UserError naming the fix.
   explicit Store(const std::string& dir);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  std::optional<RunRecord> find(const std::string& job_key) const;
-  void mark_running(const RunRecord& r);
-  // Marks the job done with its metrics and its failed evaluation runs, in one transaction.
-  void finish(const RunRecord& r, const std::vector<MetricRow>& metrics, const std::vector<EvalFailure>& failures = {});
-  void fail(const RunRecord& r);
-  // Values of `metric` over every eval run of the done jobs of the configuration whose seed index is
+  // Distillations.
+  std::optional<DistillRecord> find_distillation(const std::string& key) const;
+  void mark_distillation_running(const DistillRecord& r);
+  void finish_distillation(const DistillRecord& r);
+  void fail_distillation(const DistillRecord& r);
+  std::vector<DistillRecord> all_distillations() const;
+
+  // Evaluations.
+  std::optional<EvalRecord> find(const std::string& eval_key) const;
+  void mark_running(const EvalRecord& r);
+  // Marks the evaluation done with its metrics and its failed runs, in one transaction.
+  void finish(const EvalRecord& r, const std::vector<MetricRow>& metrics, const std::vector<EvalFailure>& failures = {});
+  void fail(const EvalRecord& r);
+  // Values of `metric` over every run of the done evaluations of a configuration whose seed index is
   // below `seeds` (a store may hold more seeds of a configuration, run for another suite).
-  std::vector<double> metric_values(const std::string& config_hash, const std::string& metric, int seeds) const;
-  // Failed evaluation runs of the done jobs of the configuration with seed index below `seeds`.
-  std::vector<EvalFailure> eval_failures(const std::string& config_hash, int seeds) const;
-  std::vector<RunRecord> runs_of(const std::string& config_hash) const;
-  std::vector<RunRecord> all_runs() const;
-  std::vector<MetricRow> metrics_of(const std::string& job_key) const;
+  std::vector<double> metric_values(const std::string& distill_hash, const std::string& eval_hash,
+                                    const std::string& metric, int seeds) const;
+  // Failed runs of the done evaluations of a configuration with seed index below `seeds`.
+  std::vector<EvalFailure> eval_failures(const std::string& distill_hash, const std::string& eval_hash, int seeds) const;
+  std::vector<EvalRecord> evaluations_of(const std::string& distill_hash, const std::string& eval_hash) const;
+  std::vector<EvalRecord> all_evaluations() const;
+  std::vector<MetricRow> metrics_of(const std::string& eval_key) const;
   const std::string& dir() const { return dir_; }
 
  private:
   void exec(const std::string& sql);
+  void check_schema(const std::string& path);
   std::string dir_;
   sqlite3* db_ = nullptr;
 };

@@ -29,7 +29,7 @@ void register_distill_command(CLI::App& app) {
     c->add_option("--out", out, "output tensor file (.pt)")->required();
     c->add_option("--net", net, "distillation network")->capture_default_str();
     c->add_option("-o,--option", opts, "method option name=value (repeatable)");
-    c->add_option("--seed", seed, "seed index (the seed itself is derived from the configuration)")->capture_default_str();
+    c->add_option("--seed", seed, "seed index (the seed itself is derived from the distillation configuration, as in a suite run)")->capture_default_str();
     c->add_option("--data-root", data_root, "where datasets live");
     c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
     c->add_option("--threads", threads, "intra-op threads (default: all cores)");
@@ -44,12 +44,11 @@ void register_distill_command(CLI::App& app) {
         options[kv.substr(0, eq)] = parse_option_value(kv.substr(eq + 1));
       }
       const MethodInfo& info = MethodRegistry::instance().get(method);
-      RunConfig rc;
-      rc.config = {{"method", method}, {"options", resolve_options(info, options)}, {"dataset", dataset},
-                   {"ipc", ipc},       {"distill_net", net},                       {"eval", EvalSpec{}.to_json()}};
-      rc.config["eval"]["runs"] = 0;
-      rc.hash = config_hash(rc.config);
-      Job job{rc, static_cast<int>(seed), derive_seed(rc.hash, static_cast<int>(seed))};
+      // The distillation part of a configuration alone: its seed, and so the set, are those of the
+      // same distillation in any suite run (seed index `--seed`), whatever evaluates it there.
+      json config = {{"method", method}, {"options", resolve_options(info, options)}, {"dataset", dataset},
+                     {"ipc", ipc},       {"distill_net", net},                       {"eval", EvalSpec{}.to_json()}};
+      const Job job = make_job(identify(config), static_cast<int>(seed));
       LoadOptions lo;
       lo.data_root = data_root;
       const LoadedDataset data = load_dataset(dataset, lo);
@@ -62,9 +61,9 @@ void register_distill_command(CLI::App& app) {
         if (pct / 10 != last / 10 || done == total) std::cerr << phase << " " << done << "/" << total << "\n";
         last = pct;
       };
-      // eval runs = 0: distill and save only.
-      JobOutput o2 = execute_job(job, data, ro, progress, out);
-      std::cerr << "wrote " << out << " (" << o2.set.size() << " images) and " << out << ".json\n";
+      const SyntheticSet set = distill_job(job, data, ro, progress, out);
+      std::cerr << "wrote " << out << " (" << set.size() << " images, distillation " << job.distill_key() << ") and "
+                << out << ".json\n";
     }));
   }
 }

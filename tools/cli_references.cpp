@@ -19,12 +19,12 @@ std::string number(double v) {
 
 // `reference: {cpu: {value: .., std: .., n: .., runs: [..], from: ".."}}` for one checked cell.
 std::string reference_line(const CellResult& r, const Store& store, const std::string& tier) {
-  const auto values = store.metric_values(r.config_hash, r.cell->spec.value("metric", std::string("accuracy")),
+  const auto values = store.metric_values(r.distill_hash, r.eval_hash, r.cell->spec.value("metric", std::string("accuracy")),
                                           r.jobs_expected);
   std::string runs;
   for (double v : values) runs += (runs.empty() ? "" : ", ") + number(v);
   std::string from = "ddbench run";
-  const auto stored = store.runs_of(r.config_hash);
+  const auto stored = store.evaluations_of(r.distill_hash, r.eval_hash);
   if (!stored.empty()) {
     const json& p = stored.front().provenance;
     from += ", commit " + str_or(p, "git_commit", "?").substr(0, 7) + ", " + stored.front().updated_at.substr(0, 10) +

@@ -101,7 +101,7 @@ TEST(Cli, KillDuringRunThenRerunCompletesWithoutDuplicatesOrLoss) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (!std::filesystem::exists(results + "/results.sqlite")) continue;
     done = 0;
-    for (const auto& r : ddb::Store(results).all_runs()) done += r.status == "done";
+    for (const auto& r : ddb::Store(results).all_evaluations()) done += r.status == "done";
   }
   ASSERT_GE(done, 2) << "the run never stored a job";
   kill(pid, SIGKILL);
@@ -109,19 +109,20 @@ TEST(Cli, KillDuringRunThenRerunCompletesWithoutDuplicatesOrLoss) {
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status));
   size_t done_before = 0;
-  for (const auto& r : ddb::Store(results).all_runs()) done_before += r.status == "done";
+  for (const auto& r : ddb::Store(results).all_evaluations()) done_before += r.status == "done";
   ASSERT_LT(done_before, 6u) << "the run finished before it could be killed; make the suite slower";
 
   const CommandResult again = run("run " + suite + " --results " + results + " --no-report --tier cpu --threads 1");
   EXPECT_EQ(again.code, 0) << again.output;
   EXPECT_NE(again.output.find("jobs already done"), std::string::npos) << again.output;
   ddb::Store store(results);
-  const auto runs = store.all_runs();
+  const auto runs = store.all_evaluations();
   EXPECT_EQ(runs.size(), 6u);  // 2 configurations x 3 seeds, each exactly once
   for (const auto& r : runs) {
-    EXPECT_EQ(r.status, "done") << r.job_key;
-    EXPECT_EQ(store.metrics_of(r.job_key).size(), 2u) << r.job_key;  // 2 eval runs each
+    EXPECT_EQ(r.status, "done") << r.key;
+    EXPECT_EQ(store.metrics_of(r.key).size(), 2u) << r.key;  // 2 eval runs each
   }
+  for (const auto& d : store.all_distillations()) EXPECT_EQ(d.status, "done") << d.key;
 }
 
 TEST(Cli, EvaluatesASetSavedByPythonTorchSave) {
@@ -250,9 +251,12 @@ cells:
   {
     ddb::Store store((dir / "gpu-store").string());
     for (int seed = 0; seed < 2; ++seed) {
-      ddb::RunRecord r;
-      r.job_key = pc.run->hash + "/s" + std::to_string(seed);
-      r.config_hash = pc.run->hash;
+      const ddb::Job job = ddb::make_job(*pc.run, seed);
+      ddb::EvalRecord r;
+      r.key = job.key();
+      r.distill_key = job.distill_key();
+      r.distill_hash = pc.run->distill_hash;
+      r.eval_hash = pc.run->eval_hash;
       r.config = pc.run->config;
       r.seed_index = seed;
       r.provenance = {{"device", "cuda:0"}};

@@ -206,16 +206,14 @@ TEST(Unequalness, GradientDistancesVanishForFlipSymmetricSets) {
 
 TEST(Unequalness, RunnerEmitsItAsASetMetricRow) {
   const MethodInfo& dm = MethodRegistry::instance().get("dm");
-  Job job;
-  job.run.config = {{"method", "dm"},
+  Job job = make_job(identify({{"method", "dm"},
                     {"options", resolve_options(dm, {{"iterations", 1}, {"batch_real", 8}, {"unequalness_distance", "dm"}})},
                     {"dataset", "toy28"},
                     {"ipc", 1},
                     {"distill_net", "ConvNetW32"},
                     {"eval", {{"protocol", "dc"}, {"net", "ConvNetW32"}, {"epochs", 2}, {"runs", 3}}},
-                    {"metric", "unequalness"}};
-  job.run.hash = "0123456789abcdef";
-  job.seed = 9;
+                    {"metric", "unequalness"}}),
+                     0);
   const JobOutput out = execute_job(job, toy(), RunnerOptions{}, nullptr, "");
   ASSERT_EQ(out.metrics.size(), 1u);  // no evaluation runs
   EXPECT_EQ(out.metrics[0].metric, "unequalness");

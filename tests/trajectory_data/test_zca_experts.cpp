@@ -424,12 +424,13 @@ Job probe_job(bool zca) {
   es.net = "ConvNetW32";
   es.epochs = 0;
   es.runs = 1;
-  RunConfig rc;
-  rc.config = {{"method", "zca_probe_test"}, {"options", resolve_options(info, {{"zca", zca}})},
-               {"dataset", "toy28"},         {"ipc", 1},
-               {"distill_net", "ConvNetW32"}, {"eval", es.to_json()}};
-  rc.hash = config_hash(rc.config);
-  return Job{rc, 0, derive_seed(rc.hash, 0)};
+  return make_job(identify({{"method", "zca_probe_test"},
+                            {"options", resolve_options(info, {{"zca", zca}})},
+                            {"dataset", "toy28"},
+                            {"ipc", 1},
+                            {"distill_net", "ConvNetW32"},
+                            {"eval", es.to_json()}}),
+                  0);
 }
 
 }  // namespace

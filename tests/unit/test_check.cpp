@@ -21,18 +21,17 @@ struct Fixture {
     pc.cell = &cell;
     RunConfig rc;
     rc.config = {{"method", "random"}};
-    rc.hash = "h-" + metric;
+    rc.distill_hash = "h";
+    rc.eval_hash = "e-" + metric;
+    rc.hash = rc.distill_hash + "." + rc.eval_hash;
     rc.seeds = 2;
     rc.metric = metric;
     pc.run = rc;
     return pc;
   }
+  // `hash` is "h-<metric>": the evaluation "e-<metric>" of distillation "h".
   void add(const std::string& hash, int seed, const std::string& metric, std::vector<double> values) {
-    RunRecord r;
-    r.job_key = hash + "/s" + std::to_string(seed);
-    r.config_hash = hash;
-    r.config = json::object();
-    r.seed_index = seed;
+    const EvalRecord r = testing_support::eval_record("h", "e" + hash.substr(1), seed);
     std::vector<MetricRow> rows;
     for (size_t i = 0; i < values.size(); ++i) rows.push_back({static_cast<int>(i), metric, values[i]});
     store.finish(r, rows);
@@ -104,10 +103,7 @@ TEST(Check, FailedRunsAndMissingResults) {
   Fixture f;
   f.cell.paper.value = 90.0;
   EXPECT_EQ(check_cell(f.planned(), f.store, "paper").status, Status::NotRun);
-  RunRecord r;
-  r.job_key = "h-accuracy/s0";
-  r.config_hash = "h-accuracy";
-  r.config = json::object();
+  EvalRecord r = testing_support::eval_record("h", "e-accuracy", 0);
   r.error = "matching loss became nan at iteration 3";
   f.store.fail(r);
   const CellResult c = check_cell(f.planned(), f.store, "paper");
@@ -133,11 +129,7 @@ TEST(Check, DivergedEvaluationRunFailsTheCellUnlessAllowed) {
   Fixture f;
   f.cell.paper.value = 80.0;
   f.add("h-accuracy", 0, "accuracy", {80.0});
-  RunRecord r;
-  r.job_key = "h-accuracy/s1";
-  r.config_hash = "h-accuracy";
-  r.config = json::object();
-  r.seed_index = 1;
+  const EvalRecord r = testing_support::eval_record("h", "e-accuracy", 1);
   f.store.finish(r, {}, {{0, "training loss became nan at epoch 12"}});
   CellResult c = check_cell(f.planned(), f.store, "paper");
   EXPECT_EQ(c.status, Status::RunFailed);

@@ -81,9 +81,9 @@ TEST(ProtocolRegistry, ToyProtocolRunsThroughRunnerStoreAndCheck) {
   ro.quiet = true;
   const RunSummary sum = run_jobs(jobs_for(cells), store, ro);
   EXPECT_EQ(sum.succeeded, 1);
-  const auto runs = store.all_runs();
+  const auto runs = store.all_evaluations();
   ASSERT_EQ(runs.size(), 1u);
-  const auto rows = store.metrics_of(runs[0].job_key);
+  const auto rows = store.metrics_of(runs[0].key);
   EXPECT_EQ(rows.size(), 4u);  // 2 runs x (accuracy, accuracy@upside-down)
   CellResult r = check_cell(cells[0], store, "cpu");
   EXPECT_EQ(r.status, Status::RunFailed);
