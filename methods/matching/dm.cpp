@@ -26,8 +26,10 @@ class DistributionMatching : public Method {
     const int64_t batch_real = o.integer("batch_real");
     const MatchingSeam seam(o);
     double last = 0;
-    // `for it in range(Iteration + 1)`: the reference takes Iteration + 1 pixel steps.
-    for (int64_t it = 0; it <= iterations; ++it) {
+    // `for it in range(Iteration + 1)` evaluates at the top of `it == Iteration`, after Iteration
+    // updates; the reference's last update only reaches its saved file. The set we evaluate is the
+    // one it evaluates: Iteration updates.
+    for (int64_t it = 0; it < iterations; ++it) {
       Net net = make_net(ctx.net, info.shape, info.num_classes);
       net->to(ctx.device);
       net->train();
@@ -43,7 +45,7 @@ class DistributionMatching : public Method {
       }
       last = seam.pixel_step(terms, syn, opt);
       check_finite(last, "dm matching", it);
-      report(ctx.progress, "distill", it + 1, iterations + 1);
+      report(ctx.progress, "distill", it + 1, iterations);
     }
     SyntheticSet out;
     out.images = syn.detach().cpu();
@@ -59,7 +61,7 @@ class DistributionMatching : public Method {
 DDBENCH_REGISTER_METHOD(MethodInfo{
     "dm",
     "distribution matching: class-wise mean-embedding MMD under Siamese DSA, fresh random net per iteration",
-    {{"iterations", "int", 20000, "outer iterations (reference --Iteration; Iteration+1 steps are taken)"},
+    {{"iterations", "int", 20000, "outer iterations (reference --Iteration): the set after this many pixel steps, the one the reference evaluates"},
      {"lr_img", "float", 1.0, "pixel SGD learning rate (reference: 1 for IPC 1/10/50, 10 for IPC >= 100)"},
      {"momentum", "float", 0.5, "pixel SGD momentum"},
      {"batch_real", "int", 256, "real images per class per iteration"},

@@ -153,8 +153,10 @@ class GradientMatching : public Method {
     torch::optim::SGD pixel_opt({syn}, torch::optim::SGDOptions(o.real("lr_img")).momentum(o.real("momentum")));
 
     double last = 0;
-    // `for it in range(Iteration + 1)`: Iteration + 1 iterations, each with a fresh net.
-    for (int64_t it = 0; it <= iterations; ++it) {
+    // `for it in range(Iteration + 1)` evaluates at the top of `it == Iteration`, after Iteration
+    // updates; the reference's last update only reaches its saved file. The set we evaluate is the
+    // one it evaluates: Iteration updates.
+    for (int64_t it = 0; it < iterations; ++it) {  // each with a fresh net
       Net net = make_net(ctx.net, info.shape, info.num_classes);
       net->to(ctx.device);
       net->train();
@@ -168,7 +170,7 @@ class GradientMatching : public Method {
       }
       // The reference's printed loss_avg: per class and outer step.
       last = sum / static_cast<double>(info.num_classes * loops.outer);
-      report(ctx.progress, "distill", it + 1, iterations + 1);
+      report(ctx.progress, "distill", it + 1, iterations);
     }
     SyntheticSet out;
     out.images = syn.detach().cpu();
@@ -188,7 +190,7 @@ class GradientMatching : public Method {
 // readme command uses --init real; DC's main.py default is noise).
 MethodInfo gradient_matching_info(bool use_dsa) {
   std::vector<OptionSpec> options{
-      {"iterations", "int", 1000, "outer iterations, a fresh net each (reference --Iteration; Iteration+1 are run)"},
+      {"iterations", "int", 1000, "outer iterations, a fresh net each (reference --Iteration): the set after them, the one the reference evaluates"},
       {"lr_img", "float", 0.1, "pixel SGD learning rate (reference --lr_img)"},
       {"momentum", "float", 0.5, "pixel SGD momentum (reference main.py: SGD(image_syn, lr_img, momentum=0.5))"},
       {"lr_net", "float", 0.01, "inner-loop net SGD learning rate, no momentum, no weight decay (reference --lr_net)"},

@@ -141,8 +141,10 @@ class ImprovedDistributionMatching : public Method {
     const int64_t batch_real = o.integer("batch_real");
     const int64_t pieces = l * l;
     double last = 0;
-    // `for it in range(args.Iteration + 1)`.
-    for (int64_t it = 0; it <= iterations; ++it) {
+    // `for it in range(Iteration + 1)` evaluates at the top of `it == Iteration`, after Iteration
+    // updates; the reference's last update only reaches its saved file. The set we evaluate is the
+    // one it evaluates: Iteration updates.
+    for (int64_t it = 0; it < iterations; ++it) {
       if (use_queue) {
         // `if it in eval_it_pool[1:]`: the evaluation block resets every network's accuracy meter.
         if (it > 0 && it % o.integer("eval_interval") == 0) queue.reset_accuracy();
@@ -189,7 +191,7 @@ class ImprovedDistributionMatching : public Method {
       if (use_queue)
         for (size_t i : queue.pick(o.integer("train_models")))
           queue.train(i, o.integer("train_steps"), o.integer("queue_batch"), real_batch);
-      report(ctx.progress, "distill", it + 1, iterations + 1);
+      report(ctx.progress, "distill", it + 1, iterations);
     }
 
     SyntheticSet out;
@@ -239,7 +241,7 @@ DDBENCH_REGISTER_METHOD(MethodInfo{
     "idm",
     "improved distribution matching: DM with partition & expansion, a model queue and a CE regulariser; "
     "multi-formation decode at evaluation",
-    {{"iterations", "int", 20000, "outer iterations (reference --Iteration; Iteration+1 are run)"},
+    {{"iterations", "int", 20000, "outer iterations (reference --Iteration): the set after them, the one the reference evaluates"},
      {"lr_img", "float", 0.2, "pixel SGD learning rate (--lr_img 0.2 in every command)"},
      {"mom_img", "float", 0.5, "pixel SGD momentum (hard-coded 0.5 in the reference)"},
      {"lr_net", "float", 0.01, "SGD learning rate of the queue networks (--lr_net)"},

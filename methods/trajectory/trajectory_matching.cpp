@@ -14,7 +14,7 @@ namespace ddb {
 
 std::vector<OptionSpec> trajectory_option_specs() {
   return {
-      {"iterations", "int", 5000, "distillation iterations (reference --Iteration; Iteration+1 are taken)"},
+      {"iterations", "int", 5000, "distillation iterations (reference --Iteration): the set after them, the one the reference evaluates"},
       {"syn_steps", "int", 20, "student SGD steps on the synthetic set per iteration"},
       {"expert_epochs", "int", 2, "expert epochs the student's syn_steps are matched to (target = start + this)"},
       {"max_start_epoch", "int", 20,
@@ -380,8 +380,9 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   std::vector<int64_t> start_hist(cfg.max_start_epoch, 0);
   double last = 0, first = 0;
   if (observer) observer(-1, s.images.detach());
-  // `for it in range(0, args.Iteration+1)`: Iteration + 1 updates.
-  for (int64_t it = 0; it <= cfg.iterations; ++it) {
+  // `for it in range(0, args.Iteration+1)` evaluates at the top of `it == Iteration`, after Iteration
+  // updates; the reference's last update only reaches its saved file. We stop where it evaluates.
+  for (int64_t it = 0; it < cfg.iterations; ++it) {
     const int64_t e = order.next();
     const auto& traj = store.get(e);
     check_length(traj, e);
@@ -400,7 +401,7 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
     if (opt_label) opt_label->step();
     if (ema) ema->update(s.images);
     if (observer) observer(it, s.images.detach());
-    report(ctx.progress, "distill", it + 1, cfg.iterations + 1);
+    report(ctx.progress, "distill", it + 1, cfg.iterations);
   }
 
   // The loss is checked before each update; an update can still overflow the pixels or the lr.

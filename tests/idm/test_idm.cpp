@@ -236,12 +236,12 @@ TEST(Idm, DistillsToy28Ipc1WithFiniteMovedImages) {
   EXPECT_TRUE(torch::isfinite(s.images).all().item<bool>());
   EXPECT_TRUE(std::isfinite(s.meta["final_loss"].get<double>()));
   EXPECT_GT((s.images - init.images).abs().max().item<double>(), 0.0);
-  EXPECT_EQ(s.meta["queue_final_size"], 5);  // 3 initial + pushes at iterations 0 and 2
+  EXPECT_EQ(s.meta["queue_final_size"], 4);  // 3 initial + a push at iteration 0 (interval 2, 2 iterations)
   EXPECT_EQ(s.meta["multi_formation_init"], 2);
   const MethodInfo& info = MethodRegistry::instance().get("idm");
   EXPECT_EQ(info.make()->decode(s, Options(resolve_options(info, opts))).images.size(0), 40);
   // DM's fresh random network instead of the queue, no partition: the same loop runs
-  const SyntheticSet plain = distill_idm({{"iterations", 0}, {"batch_real", 8}, {"model_queue", false},
+  const SyntheticSet plain = distill_idm({{"iterations", 1}, {"batch_real", 8}, {"model_queue", false},
                                           {"partition", 1}, {"decode", 1}});
   EXPECT_TRUE(torch::isfinite(plain.images).all().item<bool>());
   EXPECT_EQ(plain.meta["multi_formation_init"], 1);

@@ -302,7 +302,7 @@ TEST(GradientMatchingMethods, DsaDistillsToy28FromRealImagesReproducibly) {
 
 TEST(GradientMatchingMethods, InnerLoopRunsBetweenOuterSteps) {
   // IPC 2 is outside get_loops: the options give the loops; 2 outer steps with 1 inner epoch.
-  const SyntheticSet s = distill("dc", 2, {{"iterations", 0}, {"batch_real", 8}, {"outer_loop", 2}, {"inner_loop", 1}});
+  const SyntheticSet s = distill("dc", 2, {{"iterations", 1}, {"batch_real", 8}, {"outer_loop", 2}, {"inner_loop", 1}});
   EXPECT_EQ(s.images.size(0), 20);
   EXPECT_EQ(s.meta["outer_loop"], 2);
   EXPECT_THROW(distill("dc", 2, {{"iterations", 0}}), UserError);
