@@ -26,7 +26,11 @@ bool ProtocolInfo::produces(const std::string& metric) const {
 json EvalSpec::to_json() const {
   json j{{"protocol", protocol}, {"net", net},         {"epochs", epochs},       {"augment", augment},
          {"runs", runs},         {"batch_train", batch_train}, {"lr_net", lr_net}, {"dsa_strategy", dsa_strategy}};
-  if (selection != "last") j["selection"] = selection;  // absent = last: older configurations keep their hash
+  if (selection != "last") {  // absent = last: older configurations keep their hash
+    j["selection"] = selection;
+    j["eval_every"] = eval_every;
+    j["eval_from"] = eval_from;
+  }
   return j;
 }
 
@@ -54,6 +58,12 @@ EvalSpec EvalSpec::from_json(const json& j) {
   s.selection = str_or(j, "selection", s.selection);
   if (s.selection != "last" && s.selection != "best_iter")
     throw UserError("eval.selection '" + s.selection + "' is not supported (last, best_iter)");
+  s.eval_every = j.value("eval_every", s.eval_every);
+  s.eval_from = j.value("eval_from", s.eval_from);
+  if (s.selection == "best_iter" && s.eval_every < 1)
+    throw UserError("eval.selection best_iter needs eval.eval_every >= 1 (the paper's evaluation interval, MTT's eval_it)");
+  if (s.selection != "best_iter" && (j.contains("eval_every") || j.contains("eval_from")))
+    throw UserError("eval.eval_every / eval.eval_from apply to selection best_iter only");
   return s;
 }
 

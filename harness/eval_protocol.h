@@ -21,11 +21,15 @@ struct EvalSpec {
   int64_t batch_train = 256;
   double lr_net = 0.01;       // `dc`; `mtt` uses the set's learned lr
   std::string dsa_strategy;   // empty: the dataset's default (no flip for digits)
-  // Which number a run reports: `last` = the evaluation of the final set (VICO, DC-BENCH);
-  // `best_iter` = the best mean over the distillation's evaluation points (MTT distill.py
-  // best_acc). Recorded in to_json() when not `last` (so existing configuration hashes stay);
-  // the planner reports best_iter cells as unimplemented until intermediate sets are evaluated.
+  // Which number a job reports: `last` = the evaluation of the final set (VICO, DC-BENCH);
+  // `best_iter` = the evaluation point with the best mean over its runs (MTT distill.py best_acc):
+  // the distillation saves its set every `eval_every` updates from `eval_from` on (the reference's
+  // eval_it_pool, 0 and Iteration included when multiples), each is evaluated `runs` times, and the
+  // best point's runs are the job's values. Recorded in to_json() when not `last` (so existing
+  // configuration hashes stay).
   std::string selection = "last";
+  int64_t eval_every = 0;  // best_iter: required, >= 1
+  int64_t eval_from = 0;   // best_iter: first update count considered (FYI's MTT: 5000)
 
   json to_json() const;
   // From a suite cell's `eval` mapping; unknown protocol -> UserError listing them.

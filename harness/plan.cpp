@@ -143,9 +143,10 @@ std::optional<Blocker> spec_blocker(const json& spec, const std::vector<std::str
     if (spec.contains("delta_from")) later("delta metrics (delta_from)");
     for (const std::string& net : {str_or(spec, "distill_net", "ConvNet"), es.net})
       if (!net_known(net)) later("network " + net);
-    // MTT-style reporting (best mean over distillation evaluation points) needs the intermediate
-    // synthetic sets evaluated; the runner evaluates the final set only.
-    if (es.selection == "best_iter") later("selection best_iter");
+    // MTT-style reporting (best mean over the distillation's evaluation points) needs a method that
+    // hands the runner its intermediate sets (MethodInfo::snapshots).
+    if (es.selection == "best_iter" && methods.has(method) && !methods.get(method).snapshots)
+      later("selection best_iter for method " + method + " (it does not expose its intermediate sets)");
   } catch (const UserError& e) {
     return Blocker{Status::Invalid, e.what()};
   }

@@ -3,11 +3,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
+#include <optional>
 #include <map>
 #include <memory>
 
 #include "harness/eval_protocol.h"
+#include "harness/metrics.h"
 #include "harness/progress_printer.h"
 #include "harness/runtime.h"
 #include "harness/set_metrics.h"
@@ -80,8 +83,28 @@ SyntheticSet distill_job(const Job& job, const LoadedDataset& loaded, const Runn
   const Options options(cfg.at("options"));
   torch::manual_seed(job.seed);
   DistillContext ctx{data, cfg.at("ipc").get<int64_t>(), cfg.at("distill_net").get<std::string>(), options, job.seed,
-                     opts.device, progress, opts.cache_dir};
+                     opts.device, progress, opts.cache_dir, /*snapshot=*/nullptr, 0, 0};
+  // best_iter: the set at each evaluation point is saved beside the final one (FILE.it<N>.pt).
+  // Saving draws no random numbers, so the final set is the same with or without them.
+  const json points = snapshot_spec(job);
+  json snapshots = json::array();
+  if (!points.is_null()) {
+    if (synset_path.empty()) throw UserError("selection best_iter needs the distillation saved (no synset path given)");
+    ctx.snapshot_every = points.at("eval_every").get<int64_t>();
+    ctx.snapshot_from = points.at("eval_from").get<int64_t>();
+    ctx.snapshot = [&](int64_t updates, const SyntheticSet& s) {
+      const std::string path = snapshot_path(synset_path, updates);
+      save_synset(s, path);
+      snapshots.push_back({{"iteration", updates}, {"path", path}});
+    };
+  }
   SyntheticSet set = info.make()->distill(ctx);
+  if (!points.is_null()) {
+    if (snapshots.empty())
+      throw UserError("selection best_iter: " + info.name + " reached no evaluation point (eval_every " +
+                      std::to_string(ctx.snapshot_every) + ", eval_from " + std::to_string(ctx.snapshot_from) + ")");
+    set.meta["snapshots"] = snapshots;
+  }
   set.meta["method"] = info.name;
   set.meta["options"] = cfg.at("options");
   set.meta["dataset"] = cfg.at("dataset");
@@ -96,13 +119,58 @@ SyntheticSet distill_job(const Job& job, const LoadedDataset& loaded, const Runn
   return set;
 }
 
+namespace {
+
+// `runs` evaluation runs of one decoded set; each run's seed from `key` and the run index.
+EvalOutput evaluate_runs(const SyntheticSet& train_set, const LoadedDataset& data, const EvalSpec& es,
+                         const std::string& key, const RunnerOptions& opts, const ProgressFn& progress,
+                         const std::string& phase_prefix) {
+  EvalOutput out;
+  for (int r = 0; r < es.runs; ++r) {
+    const std::string phase = phase_prefix + "eval " + std::to_string(r + 1) + "/" + std::to_string(es.runs);
+    try {
+      const EvalRunResult er = evaluate_once(train_set, data, es, derive_seed(key, r, "eval"), opts.device, progress, phase);
+      for (const auto& v : er.values) out.metrics.push_back({r, v.metric, v.value});
+    } catch (const Diverged& e) {
+      // Recorded as a failed run (check treats the cell as failed unless it allows failed runs);
+      // the job's other runs go on.
+      out.failures.push_back({r, e.what()});
+    }
+  }
+  return out;
+}
+
+double mean_of(const std::vector<MetricRow>& rows, const std::string& metric) {
+  double sum = 0;
+  int n = 0;
+  for (const auto& m : rows)
+    if (m.metric == metric) sum += m.value, ++n;
+  return n ? sum / n : std::nan("");
+}
+
+}  // namespace
+
+json snapshot_spec(const Job& job) {
+  const json& cfg = job.run.config;
+  if (cfg.contains("metric") || !cfg.contains("eval")) return nullptr;  // a set metric: the final set only
+  const EvalSpec es = EvalSpec::from_json(cfg.at("eval"));
+  if (es.selection != "best_iter") return nullptr;
+  return {{"eval_every", es.eval_every}, {"eval_from", es.eval_from}};
+}
+
+std::string snapshot_path(const std::string& synset_path, int64_t updates) {
+  const std::filesystem::path p(synset_path);
+  return (p.parent_path() / (p.stem().string() + ".it" + std::to_string(updates) + p.extension().string())).string();
+}
+
 EvalOutput evaluate_job(const Job& job, const SyntheticSet& set, const LoadedDataset& loaded, const RunnerOptions& opts,
                         const ProgressFn& progress) {
   const json& cfg = job.run.config;
   std::unique_ptr<LoadedDataset> whitened;
   const LoadedDataset& data = data_for(cfg, loaded, whitened);
   const MethodInfo& info = MethodRegistry::instance().get(cfg.at("method").get<std::string>());
-  const SyntheticSet train_set = info.make()->decode(set, Options(cfg.at("options")));
+  const Options options(cfg.at("options"));
+  const SyntheticSet train_set = info.make()->decode(set, options);
   EvalOutput out;
   // A set metric (harness/set_metrics.h) is measured on the set itself: no evaluation networks.
   if (const SetMetricFn* set_metric = SetMetricRegistry::instance().find(str_or(cfg, "metric", ""))) {
@@ -112,19 +180,37 @@ EvalOutput evaluate_job(const Job& job, const SyntheticSet& set, const LoadedDat
   // Evaluation settings come from the configuration alone (the suite's eval block), never from the
   // set. Each run's seed comes from the job's evaluation key (distillation and evaluation identity).
   const EvalSpec es = EvalSpec::from_json(cfg.at("eval"));
-  for (int r = 0; r < es.runs; ++r) {
-    const std::string phase = "eval " + std::to_string(r + 1) + "/" + std::to_string(es.runs);
-    try {
-      const EvalRunResult er = evaluate_once(train_set, data, es, derive_seed(job.key(), r, "eval"), opts.device,
-                                             progress, phase);
-      for (const auto& v : er.values) out.metrics.push_back({r, v.metric, v.value});
-    } catch (const Diverged& e) {
-      // Recorded as a failed run (check treats the cell as failed unless it allows failed runs);
-      // the job's other runs go on.
-      out.failures.push_back({r, e.what()});
+  if (es.selection != "best_iter") return evaluate_runs(train_set, data, es, job.key(), opts, progress, "");
+  // best_iter: every evaluation point's set, `runs` times each; the point with the best mean of the
+  // cell's metric gives the job's values (per distillation, as distill.py's best_acc). A point whose
+  // runs all diverged cannot be chosen.
+  const json& points = set.meta.contains("snapshots") ? set.meta["snapshots"] : json::array();
+  if (points.empty())
+    throw std::runtime_error("selection best_iter: the distillation has no intermediate sets (distilled before "
+                             "they were saved; run with --retry-failed after removing it, or a new --results)");
+  const std::string metric = job.run.metric.substr(0, job.run.metric.find('@'));
+  const bool higher = metric_higher_is_better(metric).value_or(true);
+  json tried = json::array();
+  std::optional<EvalOutput> best;
+  double best_mean = 0;
+  int64_t best_it = -1;
+  for (const auto& p : points) {
+    const int64_t it = p.at("iteration").get<int64_t>();
+    const SyntheticSet point = info.make()->decode(load_synset(p.at("path").get<std::string>()), options);
+    EvalOutput o = evaluate_runs(point, data, es, job.key() + "@it" + std::to_string(it), opts, progress,
+                                 "it " + std::to_string(it) + " ");
+    const double m = mean_of(o.metrics, job.run.metric);
+    tried.push_back({{"iteration", it}, {"mean", std::isnan(m) ? json(nullptr) : json(m)}});
+    if (std::isnan(m)) continue;
+    if (!best || (higher ? m > best_mean : m < best_mean)) {
+      best = std::move(o);
+      best_mean = m;
+      best_it = it;
     }
   }
-  return out;
+  EvalOutput chosen = best ? std::move(*best) : evaluate_runs(train_set, data, es, job.key(), opts, progress, "");
+  chosen.detail = {{"selection", "best_iter"}, {"metric", job.run.metric}, {"chosen_iteration", best_it}, {"points", tried}};
+  return chosen;
 }
 
 JobOutput execute_job(const Job& job, const LoadedDataset& loaded, const RunnerOptions& opts, const ProgressFn& progress,
@@ -159,7 +245,12 @@ SyntheticSet synthetic_set_for(const Job& job, Store& store, const LoadedDataset
                                const ProgressFn& progress, bool& reused) {
   const auto prev = store.find_distillation(job.distill_key());
   reused = false;
-  if (prev && prev->status == "done" && std::filesystem::exists(prev->synset_path)) {
+  // A stored set serves when its file is there and it kept the evaluation points this job needs;
+  // otherwise the distillation runs again (same seed, so the same final set) and saves them.
+  const json points = snapshot_spec(job);
+  const bool has_points =
+      points.is_null() || (prev && prev->provenance.value("snapshots", json()) == points);
+  if (prev && prev->status == "done" && has_points && std::filesystem::exists(prev->synset_path)) {
     reused = true;
     return load_synset(prev->synset_path);
   }
@@ -177,6 +268,7 @@ SyntheticSet synthetic_set_for(const Job& job, Store& store, const LoadedDataset
   rec.provenance = base_provenance(opts);
   rec.provenance["dataset_identity"] = data.identity;
   rec.provenance["dataset_dir"] = data.source_dir;  // which copy was read
+  if (!points.is_null()) rec.provenance["snapshots"] = points;
   store.mark_distillation_running(rec);
   const auto t0 = std::chrono::steady_clock::now();
   try {
@@ -254,6 +346,7 @@ RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOpti
       const SyntheticSet set = synthetic_set_for(*job, store, data, opts, progress, reused);
       rec.provenance["distillation_reused"] = reused;  // a stored set, evaluated again
       const EvalOutput out = evaluate_job(*job, set, data, opts, progress);
+      if (!out.detail.is_null()) rec.provenance["selection"] = out.detail;
       rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - jt0).count();
       store.finish(rec, out.metrics, out.failures);
       ++sum.succeeded;

@@ -39,7 +39,12 @@ SyntheticSet distill_job(const Job& job, const LoadedDataset& data, const Runner
 struct EvalOutput {
   std::vector<MetricRow> metrics;
   std::vector<EvalFailure> failures;  // evaluation runs that diverged (the others still count)
+  json detail;                        // how the values were selected (best_iter: every point's mean)
 };
+// The evaluation points a job's distillation must save ({eval_every, eval_from}), or null.
+json snapshot_spec(const Job& job);
+// FILE.pt -> FILE.it<N>.pt: where the set after N updates is saved.
+std::string snapshot_path(const std::string& synset_path, int64_t updates);
 EvalOutput evaluate_job(const Job& job, const SyntheticSet& set, const LoadedDataset& data, const RunnerOptions& opts,
                         const ProgressFn& progress);
 

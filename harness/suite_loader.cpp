@@ -60,7 +60,7 @@ const std::set<std::string> kCellOnlyKeys = {"id", "setting", "paper", "uncertai
 // Cell fields that `defaults` may also give: every cell inherits them unless it sets its own
 // (`paper` merges key by key, so defaults can hold the paper's conventions: runs, selection, source).
 const std::set<std::string> kInheritedKeys = {"paper", "requires", "uncertain", "note", "xfail", "allow_failed_runs"};
-const std::set<std::string> kEvalKeys = {"protocol", "net", "epochs", "augment", "runs", "steps", "selection",
+const std::set<std::string> kEvalKeys = {"protocol", "net", "epochs", "augment", "runs", "steps", "selection", "eval_every", "eval_from",
                                          "batch_train", "lr_net", "dsa_strategy", "note"};
 const std::set<std::string> kPaperKeys = {"value", "std", "runs", "selection", "source", "unavailable", "note"};
 

@@ -50,6 +50,15 @@ struct DistillContext {
   ProgressFn progress;
   // Where reusable artefacts live (expert trajectories, ...): content-addressed, shared by runs.
   std::string cache_dir = "cache";
+  // The set at the evaluation points of a best_iter selection (after `updates` updates); set by the
+  // runner only for methods whose MethodInfo says `snapshots`.
+  std::function<void(int64_t updates, const SyntheticSet&)> snapshot;
+  int64_t snapshot_every = 0, snapshot_from = 0;
+  // Whether the set after `updates` updates is an evaluation point (0 and multiples of the interval,
+  // from snapshot_from on, as the reference's eval_it_pool).
+  bool snapshot_due(int64_t updates) const {
+    return snapshot && snapshot_every > 0 && updates >= snapshot_from && updates % snapshot_every == 0;
+  }
 };
 
 class Method {
@@ -69,6 +78,8 @@ struct MethodInfo {
   // A matching method: the matching modifiers' options (fyi, ...) are added to its schema the
   // first time the registry is read, and it builds a MatchingSeam from its options.
   bool matching = false;
+  // distill() calls ctx.snapshot at the evaluation points, so best_iter selection can evaluate them.
+  bool snapshots = false;
 };
 
 class MethodRegistry {

@@ -31,6 +31,6 @@ DDBENCH_REGISTER_METHOD(MethodInfo{
     "FTD: trajectory matching on sharpness-aware (flat) expert trajectories; stores the EMA of the images",
     ftd_options(),
     [] { return std::make_unique<Ftd>(); },
-    /*matching=*/true});
+    /*matching=*/true, /*snapshots=*/true});
 
 }  // namespace ddb

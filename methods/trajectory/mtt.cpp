@@ -22,6 +22,6 @@ DDBENCH_REGISTER_METHOD(MethodInfo{
     "learned lr",
     trajectory_option_specs(),
     [] { return std::make_unique<Mtt>(); },
-    /*matching=*/true});
+    /*matching=*/true, /*snapshots=*/true});
 
 }  // namespace ddb

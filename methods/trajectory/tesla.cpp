@@ -34,6 +34,6 @@ DDBENCH_REGISTER_METHOD(MethodInfo{
     "TESLA: MTT's gradient with memory constant in syn_steps (adjoint recomputation), expert soft labels",
     tesla_options(),
     [] { return std::make_unique<Tesla>(); },
-    /*matching=*/true});
+    /*matching=*/true, /*snapshots=*/true});
 
 }  // namespace ddb

@@ -380,9 +380,18 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   std::vector<int64_t> start_hist(cfg.max_start_epoch, 0);
   double last = 0, first = 0;
   if (observer) observer(-1, s.images.detach());
+  // The set as it would be stored now (EMA images for FTD, soft labels, the learned lr).
+  auto current_set = [&] {
+    SyntheticSet cur;
+    cur.images = (ema ? ema->value() : s.images).detach().cpu().clone();
+    cur.labels = s.label_logits.defined() ? torch::softmax(s.label_logits.detach(), 1).cpu() : init.labels;
+    cur.learned_lr = s.syn_lr.detach().cpu().clone();
+    return cur;
+  };
   // `for it in range(0, args.Iteration+1)` evaluates at the top of `it == Iteration`, after Iteration
   // updates; the reference's last update only reaches its saved file. We stop where it evaluates.
   for (int64_t it = 0; it < cfg.iterations; ++it) {
+    if (ctx.snapshot_due(it)) ctx.snapshot(it, current_set());  // eval_it_pool: at the top, after `it` updates
     const int64_t e = order.next();
     const auto& traj = store.get(e);
     check_length(traj, e);
@@ -407,10 +416,8 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   // The loss is checked before each update; an update can still overflow the pixels or the lr.
   if (!torch::isfinite(s.images).all().item<bool>() || !std::isfinite(s.syn_lr.item<double>()))
     throw Diverged(cfg.method + ": synthetic images or learned lr became non-finite after the last update");
-  SyntheticSet out;
-  out.images = (ema ? ema->value() : s.images).detach().cpu();
-  out.labels = s.label_logits.defined() ? torch::softmax(s.label_logits.detach(), 1).cpu() : init.labels;
-  out.learned_lr = s.syn_lr.detach().cpu();
+  SyntheticSet out = current_set();
+  if (ctx.snapshot_due(cfg.iterations)) ctx.snapshot(cfg.iterations, out);
   out.meta["first_loss"] = first;
   out.meta["final_loss"] = last;
   out.meta["learned_lr"] = s.syn_lr.item<double>();

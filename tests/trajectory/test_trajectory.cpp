@@ -1,6 +1,7 @@
 // Trajectory matching (mtt / tesla / ftd): the flat-parameter binding, the meta-gradient in both
 // modes, the loop's bookkeeping (learned lr, EMA), the seam, and option checks. Experts are small
 // ready-made trajectories, never trained through the cache here.
+#include <map>
 #include <gtest/gtest.h>
 
 #include "datasets/registry.h"
@@ -246,7 +247,8 @@ std::vector<torch::Tensor> toy_trajectory(const std::string& net_name, int64_t e
 }
 
 SyntheticSet run_loop(const std::string& method, json options, const std::function<void(int64_t, const torch::Tensor&)>& observer,
-                      MetaGradient mode = MetaGradient::Unrolled) {
+                      MetaGradient mode = MetaGradient::Unrolled,
+                      std::map<int64_t, SyntheticSet>* snapshots = nullptr) {
   const MethodInfo& info = MethodRegistry::instance().get(method);
   const Options o(resolve_options(info, options));
   TrajectoryConfig cfg = TrajectoryConfig::from(method, o);
@@ -255,6 +257,10 @@ SyntheticSet run_loop(const std::string& method, json options, const std::functi
   ExpertSource src{1, [](int64_t) { return traj; }};
   torch::manual_seed(4);
   DistillContext ctx{toy(), 1, "ConvNetW32", o, 4};
+  if (snapshots) {
+    ctx.snapshot_every = 1;
+    ctx.snapshot = [snapshots](int64_t updates, const SyntheticSet& s) { (*snapshots)[updates] = s; };
+  }
   return run_trajectory_matching(cfg, ctx, src, observer);
 }
 
@@ -277,6 +283,25 @@ TEST(Mtt, OneIterationMovesImagesAndLearnedLr) {
   EXPECT_TRUE(std::isfinite(out.meta.at("final_loss").get<double>()));
   EXPECT_EQ(out.labels.dim(), 1);
   EXPECT_EQ(out.meta.at("start_epoch_histogram").size(), 2u);
+}
+
+// best_iter's evaluation points: the set after 0, 1, ..., Iteration updates, as stored (FTD: the EMA),
+// with the learned lr; the last is the returned set, and saving them changes nothing.
+TEST(Ftd, SnapshotsAreTheStoredSetAtEachEvaluationPoint) {
+  json o = tiny_options();
+  o["iterations"] = 2;
+  o["ema_decay"] = 0.6;
+  std::vector<torch::Tensor> seen;
+  std::map<int64_t, SyntheticSet> snaps;
+  const SyntheticSet out =
+      run_loop("ftd", o, [&](int64_t, const torch::Tensor& x) { seen.push_back(x.clone()); }, MetaGradient::Unrolled, &snaps);
+  ASSERT_EQ(snaps.size(), 3u);
+  EXPECT_TRUE(torch::equal(snaps.at(0).images, seen[0]));  // before any update
+  EXPECT_TRUE(torch::equal(snaps.at(2).images, out.images));
+  EXPECT_TRUE(torch::equal(snaps.at(2).learned_lr, out.learned_lr));
+  EXPECT_FALSE(torch::equal(snaps.at(1).images, snaps.at(2).images));
+  const SyntheticSet plain = run_loop("ftd", o, nullptr);
+  EXPECT_TRUE(torch::equal(plain.images, out.images));
 }
 
 TEST(Ftd, StoredImagesAreTheEmaOfTheOptimisedOnes) {
@@ -338,16 +363,22 @@ TEST(TrajectoryMatching, OptionChecks) {
 
 namespace {
 
-TEST(EvalSelection, ParsedRecordedAndPlannedAsUnimplemented) {
+TEST(EvalSelection, ParsedRecordedAndPlannedForMethodsWithSnapshots) {
   const json base = {{"protocol", "mtt"}, {"net", "ConvNetW32"}, {"epochs", 2}, {"runs", 1}};
   const EvalSpec last = EvalSpec::from_json(base);
   EXPECT_EQ(last.selection, "last");
   EXPECT_FALSE(last.to_json().contains("selection"));  // absent = last: existing hashes unchanged
   json b = base;
   b["selection"] = "best_iter";
+  EXPECT_THROW(EvalSpec::from_json(b), UserError);  // no interval
+  b["eval_every"] = 100;
   EXPECT_EQ(EvalSpec::from_json(b).to_json().at("selection"), "best_iter");
+  EXPECT_EQ(EvalSpec::from_json(b).to_json().at("eval_every"), 100);
   b["selection"] = "best";
   EXPECT_THROW(EvalSpec::from_json(b), UserError);
+  json l = base;
+  l["eval_every"] = 100;
+  EXPECT_THROW(EvalSpec::from_json(l), UserError);  // an interval without best_iter
 
   Suite suite;
   suite.id = "t.selection";
@@ -359,15 +390,20 @@ TEST(EvalSelection, ParsedRecordedAndPlannedAsUnimplemented) {
   suite.cells.push_back(cell);
   cell.id = "best";
   cell.spec["eval"]["selection"] = "best_iter";
+  cell.spec["eval"]["eval_every"] = 10;
+  suite.cells.push_back(cell);
+  cell.id = "mtt-best";
+  cell.spec["method"] = "mtt";
   suite.cells.push_back(cell);
   PlanEnv env;
   env.tier = "cpu";
   const auto planned = plan_suite(suite, env);
-  ASSERT_EQ(planned.size(), 2u);
+  ASSERT_EQ(planned.size(), 3u);
   EXPECT_TRUE(planned[0].run.has_value()) << planned[0].reason;
   EXPECT_FALSE(planned[1].run.has_value());
   EXPECT_EQ(planned[1].status, Status::Unimplemented);
-  EXPECT_EQ(planned[1].reason, "selection best_iter");
+  EXPECT_NE(planned[1].reason.find("selection best_iter for method random"), std::string::npos) << planned[1].reason;
+  EXPECT_TRUE(planned[2].run.has_value()) << planned[2].reason;  // the trajectory family saves its points
 }
 
 }  // namespace
