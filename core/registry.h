@@ -40,6 +40,9 @@ class Registry {
     throw UserError(msg);
   }
   const std::map<std::string, T>& items() const { return items_; }
+  // For a registry that completes its items after static registration (the methods get the matching
+  // modifiers' options on first read, since registration order across files is unspecified).
+  std::map<std::string, T>& mutable_items() { return items_; }
   std::string names_joined() const {
     std::string s;
     for (const auto& kv : items_) s += (s.empty() ? "" : ", ") + kv.first;

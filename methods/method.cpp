@@ -19,18 +19,13 @@ MethodRegistry& MethodRegistry::instance() {
   return registry;
 }
 
-bool MethodRegistry::add(MethodInfo info) {
-  const std::string name = info.name;
-  if (!methods_.emplace(name, std::move(info)).second)
-    throw std::logic_error("method '" + name + "' registered twice");
-  return true;
-}
+bool MethodRegistry::add(MethodInfo info) { return register_named(methods_, std::move(info)); }
 
 void MethodRegistry::attach_modifier_options() const {
   if (modifiers_attached_) return;
   modifiers_attached_ = true;
   const std::vector<OptionSpec> extra = ModifierRegistry::instance().option_specs();
-  for (auto& kv : methods_) {
+  for (auto& kv : methods_.mutable_items()) {
     if (!kv.second.matching) continue;
     for (const auto& spec : extra) {
       bool present = false;
@@ -42,27 +37,17 @@ void MethodRegistry::attach_modifier_options() const {
 
 const MethodInfo& MethodRegistry::get(const std::string& name) const {
   attach_modifier_options();
-  auto it = methods_.find(name);
-  if (it == methods_.end()) {
-    std::string msg = "unknown method '" + name + "'; registered methods: " + names_joined();
-    if (planned_methods().count(name)) msg += " ('" + name + "' is planned but not implemented yet)";
-    throw UserError(msg);
-  }
-  return it->second;
+  return methods_.get(name);  // unknown or only planned: UserError listing the registered methods
 }
 
 std::vector<const MethodInfo*> MethodRegistry::all() const {
   attach_modifier_options();
   std::vector<const MethodInfo*> out;
-  for (const auto& kv : methods_) out.push_back(&kv.second);
+  for (const auto& kv : methods_.items()) out.push_back(&kv.second);
   return out;
 }
 
-std::string MethodRegistry::names_joined() const {
-  std::string s;
-  for (const auto& kv : methods_) s += (s.empty() ? "" : ", ") + kv.first;
-  return s;
-}
+std::string MethodRegistry::names_joined() const { return methods_.names_joined(); }
 
 json resolve_options(const MethodInfo& info, const json& given) {
   json out = json::object();

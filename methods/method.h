@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/registry.h"
 #include "harness/progress.h"
 #include "harness/types.h"
 
@@ -88,7 +89,7 @@ class MethodRegistry {
   bool add(MethodInfo info);
   // Throws UserError listing the registered methods.
   const MethodInfo& get(const std::string& name) const;
-  bool has(const std::string& name) const { return methods_.count(name) > 0; }
+  bool has(const std::string& name) const { return methods_.has(name); }
   std::vector<const MethodInfo*> all() const;
   std::string names_joined() const;
 
@@ -96,7 +97,7 @@ class MethodRegistry {
   // Adds the matching modifiers' options to matching methods. Done on first read because static
   // registration order across files is unspecified.
   void attach_modifier_options() const;
-  mutable std::map<std::string, MethodInfo> methods_;
+  mutable Registry<MethodInfo> methods_{"methods"};  // the one registry template (core/registry.h)
   mutable bool modifiers_attached_ = false;
 };
 
