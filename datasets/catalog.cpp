@@ -148,6 +148,56 @@ std::vector<ManifestEntry> builtin_entries() {
   return out;
 }
 
+std::string dims(const ImageShape& s) {
+  return std::to_string(s.channels) + "x" + std::to_string(s.height) + "x" + std::to_string(s.width);
+}
+
+// A `classes_of` entry: the base's files, reader and where to look (so availability, locating and
+// checksums are the base's), its shape and statistics unless the entry gives them, and the names of
+// the chosen classes in the subset's order. The loader keeps only those classes (loading.cpp).
+void resolve_subset(DatasetSpec& s, DatasetExtra& x, const DatasetSpec& base, const DatasetExtra& bx,
+                    const std::string& origin) {
+  auto fail = [&](const std::string& what) {
+    throw UserError(origin + ": dataset '" + s.name + "', field 'classes_of': " + what);
+  };
+  if (!bx.subset_of.empty()) fail("'" + base.name + "' is itself a class subset (of '" + bx.subset_of + "'); name the full dataset");
+  if (base.info.num_classes <= 0) fail("'" + base.name + "' has no fixed classes to choose from");
+  for (int64_t k : x.subset_classes) {
+    if (k >= base.info.num_classes) {
+      fail("class " + std::to_string(k) + " is out of range: '" + base.name + "' has classes 0.." +
+           std::to_string(base.info.num_classes - 1));
+    }
+  }
+  const ImageShape& given = s.info.shape;
+  if (given.channels != 0 &&
+      (given.channels != base.info.shape.channels || given.height != base.info.shape.height || given.width != base.info.shape.width)) {
+    fail("shape " + dims(given) + " differs from '" + base.name + "' (" + dims(base.info.shape) + "); leave it out");
+  }
+  s.reader = base.reader;
+  s.files = base.files;
+  s.default_dir = base.default_dir;
+  s.subdir = base.subdir;
+  if (s.howto.empty()) s.howto = "the files of '" + base.name + "': " + base.howto;
+  s.info.shape = base.info.shape;
+  if (s.info.mean.empty()) {
+    s.info.mean = base.info.mean;
+    s.info.std = base.info.std;
+  }
+  s.info.class_names.clear();
+  for (int64_t k : x.subset_classes) {
+    s.info.class_names.push_back(static_cast<size_t>(k) < base.info.class_names.size()
+                                     ? base.info.class_names[static_cast<size_t>(k)]
+                                     : std::to_string(k));
+  }
+  s.info.num_classes = static_cast<int64_t>(x.subset_classes.size());
+  x.base_num_classes = base.info.num_classes;
+  x.class_dirs = bx.class_dirs;  // the folder reader labels by the base's class directories
+  x.seed = bx.seed;              // a subset of generated data draws the base's images
+  x.train_per_class = bx.train_per_class;
+  x.test_per_class = bx.test_per_class;
+  if (x.layout.empty()) x.layout = bx.layout;
+}
+
 struct Registry {
   std::vector<DatasetSpec> specs;
   std::vector<DatasetExtra> extras;  // parallel to specs
@@ -171,6 +221,18 @@ const Registry& registry() {
     for (auto& e : read_manifests(manifests_dir())) {
       const std::string origin = e.extra.manifest + ":" + std::to_string(e.extra.line);
       add(std::move(e), origin);
+    }
+    for (size_t i = 0; i < r.specs.size(); ++i) {
+      DatasetExtra& x = r.extras[i];
+      if (x.subset_of.empty()) continue;
+      const std::string origin = x.manifest + ":" + std::to_string(x.line);
+      size_t b = 0;
+      while (b < r.specs.size() && r.specs[b].name != x.subset_of) ++b;
+      if (b == r.specs.size()) {
+        throw UserError(origin + ": dataset '" + r.specs[i].name + "', field 'classes_of': unknown dataset '" +
+                        x.subset_of + "'");
+      }
+      resolve_subset(r.specs[i], x, r.specs[b], r.extras[b], origin);
     }
     return r;
   }();

@@ -1,5 +1,6 @@
 // Loading: a located, checked dataset read by its registered reader into normalised tensors. The
 // built-in readers (idx, CIFAR binary, image folders, generated toy data) register here.
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -74,8 +75,39 @@ void check_split(const DatasetSpec& s, const RawImages& raw, const DatasetInfo& 
   }
 }
 
+// A class subset (manifest classes_of): keeps the images of the chosen base labels, relabelled 0..K-1 in
+// the subset's order; the others are dropped.
+void keep_classes(RawImages& r, const std::vector<int64_t>& classes) {
+  if (r.labels.numel() == 0) return;
+  const int64_t top = *std::max_element(classes.begin(), classes.end());
+  torch::Tensor lut = torch::full({top + 2}, -1, torch::kLong);  // last slot: every label outside 0..top
+  for (size_t k = 0; k < classes.size(); ++k) lut[classes[k]] = static_cast<int64_t>(k);
+  torch::Tensor l = r.labels.to(torch::kLong);
+  l = torch::where((l >= 0) & (l <= top), l, torch::full_like(l, top + 1));
+  const torch::Tensor mapped = lut.index_select(0, l);
+  const torch::Tensor keep = torch::nonzero(mapped >= 0).flatten();
+  r.images = r.images.index_select(0, keep).contiguous();
+  r.labels = mapped.index_select(0, keep).contiguous();
+}
+
+std::string join_ints(const std::vector<int64_t>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s;
+}
+
 LoadedDataset finish(const DatasetSpec& s, DatasetInfo info, RawImages train, RawImages test, const LoadOptions& opts,
-                     const std::string& data_canon, bool verified) {
+                     const std::string& data_canon, bool verified, const DatasetExtra& x) {
+  if (!x.subset_classes.empty()) {
+    if (x.base_num_classes > 0) {  // the base's labels, before they are dropped or renumbered
+      DatasetInfo base = info;
+      base.num_classes = x.base_num_classes;
+      check_split(s, train, base, "train");
+      check_split(s, test, base, "test");
+    }
+    keep_classes(train, x.subset_classes);
+    keep_classes(test, x.subset_classes);
+  }
   check_split(s, train, info, "train");
   check_split(s, test, info, "test");
   apply_limits(train, test, opts);
@@ -93,6 +125,8 @@ LoadedDataset finish(const DatasetSpec& s, DatasetInfo info, RawImages train, Ra
                       fmt_list(d.info.std) + "\ntrain_limit=" + std::to_string(opts.train_limit) +
                       "\ntest_limit=" + std::to_string(opts.test_limit) + "\nsizes=" +
                       std::to_string(d.train.size()) + "," + std::to_string(d.test.size()) + "\n" + data_canon;
+  // Only for subsets, so that every other dataset keeps its identity.
+  if (!x.subset_classes.empty()) canon += "classes_of=" + x.subset_of + ":" + join_ints(x.subset_classes) + "\n";
   d.identity = s.name + (verified ? "@sha256:" : "@unverified:") + sha256_bytes(canon).substr(0, 16);
   d.index_classes();
   return d;
@@ -113,7 +147,9 @@ LoadedDataset load_generated(const DatasetSpec& s, const DatasetExtra& x, const 
   }
   ToyOptions o;
   o.shape = s.info.shape;
-  o.num_classes = s.info.num_classes;
+  // A class subset of generated data draws the base's classes (the same images), then keeps its own.
+  o.num_classes = x.subset_classes.empty() ? s.info.num_classes : x.base_num_classes;
+  if (o.num_classes <= 0) throw UserError("dataset '" + s.name + "': a class subset of generated data needs the base's class count");
   o.train_per_class = x.train_per_class;
   o.test_per_class = x.test_per_class;
   o.seed = x.seed;
@@ -123,7 +159,19 @@ LoadedDataset load_generated(const DatasetSpec& s, const DatasetExtra& x, const 
                             std::to_string(o.train_per_class) + "," + std::to_string(o.test_per_class) +
                             "\ntrain\t" + tensor_digest(train.images) + "\t" + tensor_digest(train.labels) +
                             "\ntest\t" + tensor_digest(test.images) + "\t" + tensor_digest(test.labels) + "\n";
-  return finish(s, s.info, std::move(train), std::move(test), opts, canon, true);
+  return finish(s, s.info, std::move(train), std::move(test), opts, canon, true, x);
+}
+
+// A class subset of a folder dataset: only the chosen classes' images are decoded (labels stay the
+// base's; finish() relabels them).
+void keep_listed_classes(FolderListing& list, const DatasetExtra& x) {
+  if (x.subset_classes.empty()) return;
+  const auto& keep = x.subset_classes;
+  list.entries.erase(std::remove_if(list.entries.begin(), list.entries.end(),
+                                    [&](const FolderEntry& e) {
+                                      return std::find(keep.begin(), keep.end(), e.label) == keep.end();
+                                    }),
+                     list.entries.end());
 }
 
 RawImages empty_split(const ImageShape& shape) {
@@ -137,6 +185,7 @@ RawImages empty_split(const ImageShape& shape) {
 LoadedDataset load_flat_folder(const DatasetSpec& s, const DatasetExtra& x, const Located& loc,
                                const LoadOptions& opts, std::string canon, bool verified) {
   FolderListing list = list_any_folder(loc.dir, x.class_dirs);
+  keep_listed_classes(list, x);
   if (opts.test_limit >= 0 && opts.test_limit < static_cast<int64_t>(list.entries.size())) {
     list.entries.resize(static_cast<size_t>(opts.test_limit));
   }
@@ -145,11 +194,11 @@ LoadedDataset load_flat_folder(const DatasetSpec& s, const DatasetExtra& x, cons
   }
   DatasetInfo info = s.info;
   if (info.class_names.empty()) info.class_names = list.classes;
-  info.num_classes = static_cast<int64_t>(list.classes.size());
+  if (x.subset_classes.empty()) info.num_classes = static_cast<int64_t>(list.classes.size());
   RawImages test = decode_listing(list, s.info.shape.height);
   if (s.info.shape.channels == 1) test.images = rgb_to_grey(test.images);
   canon += "flat-listing\t" + listing_digest(list) + "\n";
-  return finish(s, std::move(info), empty_split(s.info.shape), std::move(test), opts, canon, verified);
+  return finish(s, std::move(info), empty_split(s.info.shape), std::move(test), opts, canon, verified, x);
 }
 
 LoadedDataset load_folder(const DatasetSpec& s, const DatasetExtra& x, const Located& loc, const LoadOptions& opts,
@@ -157,7 +206,8 @@ LoadedDataset load_folder(const DatasetSpec& s, const DatasetExtra& x, const Loc
   if (loc.test_dir.empty()) return load_flat_folder(s, x, loc, opts, std::move(canon), verified);
   const std::string train_dir = (fs::path(loc.dir) / "train").string();
   FolderListing train_list = list_image_folder(train_dir, x.class_dirs, opts.train_limit);
-  const std::vector<std::string>& classes = train_list.classes;
+  const std::vector<std::string> classes = train_list.classes;
+  keep_listed_classes(train_list, x);
   FolderListing test_list;
   const fs::path test_dir(loc.test_dir);
   const fs::path annotations = test_dir / "val_annotations.txt";
@@ -170,6 +220,7 @@ LoadedDataset load_folder(const DatasetSpec& s, const DatasetExtra& x, const Loc
   } else {
     test_list = list_image_folder(test_dir.string(), classes);
   }
+  keep_listed_classes(test_list, x);
   if (opts.test_limit >= 0 && opts.test_limit < static_cast<int64_t>(test_list.entries.size())) {
     test_list.entries.resize(static_cast<size_t>(opts.test_limit));
   }
@@ -178,11 +229,13 @@ LoadedDataset load_folder(const DatasetSpec& s, const DatasetExtra& x, const Loc
   }
   DatasetInfo info = s.info;
   if (info.class_names.empty()) info.class_names = classes;  // sorted directory names (wnids)
-  if (info.num_classes > 0 && info.num_classes != static_cast<int64_t>(classes.size())) {
-    throw UserError("dataset '" + s.name + "': " + train_dir + " has " + std::to_string(classes.size()) +
-                    " class directories, expected " + std::to_string(info.num_classes));
+  if (x.subset_classes.empty()) {  // a subset's class count is its own; its labels are checked in finish()
+    if (info.num_classes > 0 && info.num_classes != static_cast<int64_t>(classes.size())) {
+      throw UserError("dataset '" + s.name + "': " + train_dir + " has " + std::to_string(classes.size()) +
+                      " class directories, expected " + std::to_string(info.num_classes));
+    }
+    info.num_classes = static_cast<int64_t>(classes.size());
   }
-  info.num_classes = static_cast<int64_t>(classes.size());
   const int64_t size = s.info.shape.height;
   RawImages train = decode_listing(train_list, size);
   RawImages test = decode_listing(test_list, size);
@@ -193,7 +246,7 @@ LoadedDataset load_folder(const DatasetSpec& s, const DatasetExtra& x, const Loc
   canon += "train-listing\t" + listing_digest(train_list) + "\ntest-listing\t" + fs::path(loc.test_dir).filename().string() +
            "\t" + listing_digest(test_list) + "\n";
   // The limits were applied while listing; applying them again in finish() changes nothing.
-  return finish(s, std::move(info), std::move(train), std::move(test), opts, canon, verified);
+  return finish(s, std::move(info), std::move(train), std::move(test), opts, canon, verified, x);
 }
 
 }  // namespace
@@ -204,7 +257,7 @@ Registry<DatasetReaderInfo>& dataset_reader_registry() {
 }
 
 LoadedDataset finish_dataset(const ReadRequest& r, RawImages train, RawImages test) {
-  return finish(r.spec, r.spec.info, std::move(train), std::move(test), r.opts, r.canon, r.verified);
+  return finish(r.spec, r.spec.info, std::move(train), std::move(test), r.opts, r.canon, r.verified, r.extra);
 }
 
 DDBENCH_REGISTER_DATASET_READER(DatasetReaderInfo{

@@ -111,9 +111,37 @@ ManifestEntry parse_entry(const std::string& file, const YAML::Node& node) {
   p.set_name(s.name);
   if (!valid_name(s.name)) p.fail(p.field("name"), "name", "'" + s.name + "' must match [a-z0-9_.-]+");
 
-  s.reader = p.str("reader", true);
+  // classes_of: a class subset of another dataset; the catalog fills in the base's reader, files and
+  // shape once every manifest is read (catalog.cpp), so those fields are not given here.
+  const bool subset = p.field("classes_of").IsDefined() && !p.field("classes_of").IsNull();
+  if (subset) {
+    const YAML::Node n = p.field("classes_of");
+    if (!n.IsMap() || !n["dataset"].IsDefined() || !n["dataset"].IsScalar() || !n["classes"].IsDefined() ||
+        !n["classes"].IsSequence() || n["classes"].size() == 0) {
+      p.fail(n, "classes_of", "expected {dataset: <name>, classes: [<label>, ...]} with at least one class");
+    }
+    x.subset_of = n["dataset"].as<std::string>();
+    if (x.subset_of == s.name) p.fail(n, "classes_of", "a dataset cannot be a subset of itself");
+    for (const auto& c : n["classes"]) {
+      const int64_t k = p.integer(c, "classes_of");
+      if (k < 0) p.fail(c, "classes_of", "class labels must be >= 0");
+      if (std::find(x.subset_classes.begin(), x.subset_classes.end(), k) != x.subset_classes.end()) {
+        p.fail(c, "classes_of", "class " + std::to_string(k) + " listed twice");
+      }
+      x.subset_classes.push_back(k);
+    }
+    for (const char* f : {"reader", "files", "subdir", "default_dir", "classes"}) {
+      if (p.field(f).IsDefined()) {
+        p.fail(p.field(f), f, "not allowed with classes_of (the subset uses the base dataset's " + std::string(f) +
+                                  (std::string(f) == "classes" ? ", in the order of classes_of)" : ")"));
+      }
+    }
+  }
+  s.reader = subset ? "" : p.str("reader", true);
   const bool unsupported = s.reader.rfind("unsupported:", 0) == 0;
-  if (unsupported) {
+  if (subset) {
+    // filled in by the catalog
+  } else if (unsupported) {
     if (s.reader.size() == std::string("unsupported:").size()) {
       p.fail(p.field("reader"), "reader", "'unsupported:' needs a format name, e.g. unsupported:npz");
     }
@@ -132,7 +160,7 @@ ManifestEntry parse_entry(const std::string& file, const YAML::Node& node) {
   x.check = p.str("check", false);
   x.note = p.str("note", false);
   s.howto = p.str("howto", false);
-  const bool needs_files = !unsupported && s.reader != "generated";
+  const bool needs_files = !subset && !unsupported && s.reader != "generated";
   s.subdir = p.str("subdir", false, needs_files ? s.name : "");
   s.default_dir = p.str("default_dir", false);
   if ((needs_files && s.subdir.empty()) || (!s.subdir.empty() && s.subdir.front() == '/') ||
@@ -162,7 +190,7 @@ ManifestEntry parse_entry(const std::string& file, const YAML::Node& node) {
   }
   // Required for datasets distilled from (role train); OOD/shifted sets are normalised with the
   // in-distribution statistics by whoever uses them, so they may omit them (loaded in [0, 1]).
-  const bool needs_stats = needs_files && x.role == "train";
+  const bool needs_stats = needs_files && x.role == "train";  // a subset inherits its base's
   info.mean = p.numbers("mean", needs_stats);
   info.std = p.numbers("std", needs_stats);
   if (!info.mean.empty() && static_cast<int64_t>(info.mean.size()) != info.shape.channels) {
@@ -212,7 +240,7 @@ ManifestEntry parse_entry(const std::string& file, const YAML::Node& node) {
       }
     }
   }
-  info.num_classes = static_cast<int64_t>(info.class_names.size());
+  info.num_classes = static_cast<int64_t>(subset ? x.subset_classes.size() : info.class_names.size());
   {
     const YAML::Node n = p.field("num_classes");
     if (n.IsDefined() && !n.IsNull()) {

@@ -21,6 +21,13 @@ struct DatasetExtra {
   std::vector<std::string> class_dirs;  // folder reader: directory (wnid) of label i; empty = sorted dirs
   std::string manifest;                 // the YAML file it came from; empty for built-ins
   int64_t line = 0;                     // 1-based line of the entry in `manifest`
+  // classes_of: {dataset: BASE, classes: [i, ...]}: a class subset of another registered dataset, read
+  // from the base's files by the base's reader (the catalog copies reader, files, where to look, shape
+  // and, unless the entry gives its own, mean/std); label k = the base's label subset_classes[k], images
+  // of other classes dropped before the limits and the normalisation (datasets/loading.cpp finish()).
+  std::string subset_of;
+  std::vector<int64_t> subset_classes;
+  int64_t base_num_classes = 0;  // the base's class count (labels are checked against it; generated data draws all)
   // reader "generated"
   uint64_t seed = 0;
   int64_t train_per_class = 100;
