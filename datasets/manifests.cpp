@@ -23,8 +23,11 @@ std::string manifests_dir() {
 
 namespace {
 
-const char* const kRoles[] = {"train", "ood", "shifted", "corrupted", "transfer"};
-const char* const kReaders[] = {"folder", "idx", "cifar10", "cifar100", "generated"};
+// auxiliary: training outliers for outlier exposure (OE's 300K Random Images), neither distilled from nor
+// a test set; like ood sets they may omit mean/std (normalised with the in-distribution statistics).
+const char* const kRoles[] = {"train", "ood", "shifted", "corrupted", "transfer", "auxiliary"};
+// The readers a manifest may name; the reader registry (datasets/reader_registry.h) implements them.
+const char* const kReaders[] = {"folder", "idx", "cifar10", "cifar100", "generated", "npy"};
 
 class EntryParser {
  public:
@@ -147,13 +150,13 @@ ManifestEntry parse_entry(const std::string& file, const YAML::Node& node) {
     }
   } else if (std::find(std::begin(kReaders), std::end(kReaders), s.reader) == std::end(kReaders)) {
     p.fail(p.field("reader"), "reader",
-           "'" + s.reader + "' is not one of folder, idx, cifar10, cifar100, generated, unsupported:<format>");
+           "'" + s.reader + "' is not one of folder, idx, cifar10, cifar100, generated, npy, unsupported:<format>");
   }
 
   x.title = p.str("title", false);
   x.role = p.str("role", false, "train");
   if (std::find(std::begin(kRoles), std::end(kRoles), x.role) == std::end(kRoles)) {
-    p.fail(p.field("role"), "role", "'" + x.role + "' is not one of train, ood, shifted, corrupted, transfer");
+    p.fail(p.field("role"), "role", "'" + x.role + "' is not one of train, ood, shifted, corrupted, transfer, auxiliary");
   }
   x.layout = p.str("layout", false);
   x.source = p.str("source", false);
@@ -255,6 +258,10 @@ ManifestEntry parse_entry(const std::string& file, const YAML::Node& node) {
   if (info.num_classes == 0) {
     if (s.reader == "idx" || s.reader == "cifar10") info.num_classes = 10;
     if (s.reader == "cifar100") info.num_classes = 100;
+    if (s.reader == "npy") {  // no labels in the files: one class, label 0 (datasets/npy.cpp)
+      info.num_classes = 1;
+      info.class_names = {"unlabelled"};
+    }
   }
   if (s.reader != "folder") {
     x.class_dirs.clear();  // only the folder reader maps labels to directories
