@@ -27,7 +27,7 @@ namespace {
 // a test set; like ood sets they may omit mean/std (normalised with the in-distribution statistics).
 const char* const kRoles[] = {"train", "ood", "shifted", "corrupted", "transfer", "auxiliary"};
 // The readers a manifest may name; the reader registry (datasets/reader_registry.h) implements them.
-const char* const kReaders[] = {"folder", "idx", "cifar10", "cifar100", "generated", "npy"};
+const char* const kReaders[] = {"folder", "idx", "cifar10", "cifar100", "generated", "npy", "svhn-mat"};
 
 class EntryParser {
  public:
@@ -150,7 +150,7 @@ ManifestEntry parse_entry(const std::string& file, const YAML::Node& node) {
     }
   } else if (std::find(std::begin(kReaders), std::end(kReaders), s.reader) == std::end(kReaders)) {
     p.fail(p.field("reader"), "reader",
-           "'" + s.reader + "' is not one of folder, idx, cifar10, cifar100, generated, npy, unsupported:<format>");
+           "'" + s.reader + "' is not one of folder, idx, cifar10, cifar100, generated, npy, svhn-mat, unsupported:<format>");
   }
 
   x.title = p.str("title", false);

@@ -12,10 +12,13 @@
 
 #include "../datasets/fixtures.h"
 #include "core/errors.h"
+#include "datasets/codec.h"
 #include "datasets/folder.h"
 #include "datasets/manifests.h"
 #include "datasets/npy.h"
+#include "datasets/svhn_mat.h"
 #include "datasets/registry.h"
+#include "ddbench_config.h"  // DDBENCH_PYTHON
 #include "harness/ood_sets.h"
 
 namespace ddb {
@@ -338,6 +341,96 @@ TEST(NpyReader, Random300kIsAnAuxiliaryOutlierSource) {
   EXPECT_EQ(all.images.sizes(), (std::vector<int64_t>{20, 3, 32, 32}));
   std::printf("random300k (tiny copy): aux %lld of 20, as test set %lld\n", static_cast<long long>(aux.images.size(0)),
               static_cast<long long>(all.images.size(0)));
+}
+
+// ---- SVHN .mat reader ----------------------------------------------------------------------------
+
+TEST(SvhnMatReader, ReadsXAndYLikeTorchvision) {
+  const DatasetSpec& svhn = dataset_spec("svhn");
+  EXPECT_EQ(svhn.reader, "svhn-mat");
+  ASSERT_EQ(svhn.files.size(), 2u);
+  TempDir tmp;
+  LoadOptions o;
+  o.data_root = tmp.path.string();
+  if (!mat_files_supported()) {
+    write_bytes(tmp / "svhn/train_32x32.mat", "x");
+    write_bytes(tmp / "svhn/test_32x32.mat", "x");
+    const std::string msg = error_of([&] { load_dataset("svhn", o); });
+    EXPECT_NE(msg.find("libmatio"), std::string::npos) << msg;
+    GTEST_SKIP() << "built without libmatio: " << msg;
+  }
+  // X [32, 32, 3, N] column-major: byte (h + 32 w + 1024 c + 3072 k) is pixel (h, w) of channel c, image k.
+  const auto pixels = [](int64_t n, int64_t salt) {
+    std::vector<uint8_t> x(static_cast<size_t>(3072 * n));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<uint8_t>((i * 13 + static_cast<size_t>(salt)) % 251);
+    return x;
+  };
+  const std::vector<uint8_t> xtr = pixels(4, 0), xte = pixels(3, 7);
+  std::filesystem::create_directories(tmp.path / "svhn");
+  write_svhn_mat(tmp / "svhn/train_32x32.mat", {32, 32, 3, 4}, xtr, {10, 1, 9, 10});
+  write_svhn_mat(tmp / "svhn/test_32x32.mat", {32, 32, 3, 3}, xte, {3, 10, 5});
+  const LoadedDataset d = load_dataset("svhn", o);
+  ASSERT_EQ(d.train.images.sizes(), (std::vector<int64_t>{4, 3, 32, 32}));
+  ASSERT_EQ(d.test.size(), 3);
+  EXPECT_TRUE(torch::equal(d.train.labels, torch::tensor({0, 1, 9, 0}, torch::kLong)));  // 10 -> 0
+  EXPECT_TRUE(torch::equal(d.test.labels, torch::tensor({3, 0, 5}, torch::kLong)));
+  // torchvision: np.transpose(X, (3, 2, 0, 1)) -> [k, c, h, w] = X[h, w, c, k]; then the VICO mean/std.
+  const torch::Tensor u8 = (d.test.images * torch::tensor(d.info.std, torch::kFloat).view({1, 3, 1, 1}) +
+                            torch::tensor(d.info.mean, torch::kFloat).view({1, 3, 1, 1}))
+                               .mul(255)
+                               .round()
+                               .to(torch::kLong);
+  for (int64_t k : {0, 2})
+    for (int64_t c : {0, 2})
+      for (int64_t h : {0, 5})
+        for (int64_t w : {1, 31})
+          EXPECT_EQ(u8[k][c][h][w].item<int64_t>(), xte[static_cast<size_t>(h + 32 * w + 1024 * c + 3072 * k)])
+              << k << c << h << w;
+  // A truncated file is an error naming it and the size expected (matio alone would read the cut-off
+  // part of a compressed X as zeros), wherever it is cut.
+  const std::string bytes = read_file_bytes(tmp / "svhn/test_32x32.mat");
+  for (size_t keep : {size_t(100), size_t(200), bytes.size() / 2, bytes.size() - 3}) {
+    write_bytes(tmp / "svhn/test_32x32.mat", bytes.substr(0, keep));
+    const std::string msg = error_of([&] { load_dataset("svhn", o); });
+    EXPECT_NE(msg.find(tmp / "svhn/test_32x32.mat"), std::string::npos) << keep << ": " << msg;
+    EXPECT_NE(msg.find("expected"), std::string::npos) << keep << ": " << msg;
+    EXPECT_THROW(load_dataset("svhn", o), UserError);
+  }
+  std::printf("svhn (tiny .mat): train %lld, test %lld\n", static_cast<long long>(d.train.size()),
+              static_cast<long long>(d.test.size()));
+}
+
+TEST(SvhnMatReader, ReadsWhatScipyWritesAsTorchvisionDoes) {
+  if (!mat_files_supported()) GTEST_SKIP() << "built without libmatio";
+  const std::string py = DDBENCH_PYTHON;
+  if (py.empty() || std::system((py + " -c 'import scipy.io' >/dev/null 2>&1").c_str()) != 0) {
+    GTEST_SKIP() << "no python3 with scipy";
+  }
+  TempDir tmp;
+  // The SVHN files' variables: X uint8 (32, 32, 3, N), y (N, 1) with 10 for the digit 0; compressed v5.
+  // expected.bin: torchvision's np.transpose(X, (3, 2, 0, 1)) bytes, then the labels with 10 -> 0.
+  const std::string script = py + " -c \"import numpy as np, scipy.io as sio; r = np.random.RandomState(0); " +
+                             "X = r.randint(0, 256, (32, 32, 3, 5)).astype(np.uint8); y = np.array([[10], [1], [2], [10], [9]], np.uint8); " +
+                             "[sio.savemat('" + tmp.path.string() + "/svhn/' + f, {'X': X, 'y': y}, do_compression=True) for f in ('train_32x32.mat', 'test_32x32.mat')]; " +
+                             "t = np.ascontiguousarray(np.transpose(X, (3, 2, 0, 1))); l = y.astype(np.int64).squeeze(); l[l == 10] = 0; " +
+                             "open('" + tmp.path.string() + "/expected.bin', 'wb').write(t.tobytes() + l.astype(np.uint8).tobytes())\"";
+  std::filesystem::create_directories(tmp.path / "svhn");
+  ASSERT_EQ(std::system(script.c_str()), 0) << script;
+  LoadOptions o;
+  o.data_root = tmp.path.string();
+  const LoadedDataset d = load_dataset("svhn", o);
+  const std::string want = read_file_bytes(tmp / "expected.bin");
+  ASSERT_EQ(want.size(), 5u * 3072 + 5);
+  const torch::Tensor u8 = (d.train.images * torch::tensor(d.info.std, torch::kFloat).view({1, 3, 1, 1}) +
+                            torch::tensor(d.info.mean, torch::kFloat).view({1, 3, 1, 1}))
+                               .mul(255)
+                               .round()
+                               .to(torch::kUInt8)
+                               .contiguous();
+  EXPECT_EQ(std::memcmp(u8.data_ptr<uint8_t>(), want.data(), 5 * 3072), 0);
+  for (int64_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(d.train.labels[i].item<int64_t>(), static_cast<uint8_t>(want[5 * 3072 + static_cast<size_t>(i)]));
+  }
 }
 
 }  // namespace
