@@ -110,7 +110,7 @@ CellResult check_cell(const PlannedCell& pc, const Store& store, const std::stri
   r.band = std::max(band.floor, band.k * r.expected_std.value_or(0.0));
   r.delta = m - *r.expected;
   // Direction from the metric registry (or, for a metric not produced yet, its planned facts).
-  const bool higher = metric_higher_is_better(rc.metric.substr(0, rc.metric.find('@'))).value_or(true);
+  const bool higher = metric_higher_is_better(metric_base(rc.metric)).value_or(true);
   const double better = higher ? *r.delta : -*r.delta;  // > 0: ours is better
   Status s2;
   if (std::fabs(*r.delta) <= *r.band) {

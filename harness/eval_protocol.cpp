@@ -4,6 +4,7 @@
 
 #include "harness/augment/dc_aug.h"
 #include "harness/augment/dsa.h"
+#include "harness/metrics.h"
 #include "harness/nets/net.h"
 #include "harness/train.h"
 
@@ -17,7 +18,7 @@ Registry<ProtocolInfo>& protocol_registry() {
 const ProtocolInfo* find_protocol(const std::string& name) { return protocol_registry().find(name); }
 
 bool ProtocolInfo::produces(const std::string& metric) const {
-  const std::string base = metric.substr(0, metric.find('@'));
+  const std::string base = metric_base(metric);
   for (const auto& m : metrics)
     if (m == base) return true;
   return false;
@@ -30,6 +31,13 @@ json EvalSpec::to_json() const {
     j["selection"] = selection;
     j["eval_every"] = eval_every;
     j["eval_from"] = eval_from;
+  }
+  if (protocol == "trustdd") {  // absent for other protocols: their configuration hashes stay
+    j["ood"] = ood;
+    j["temperature"] = temperature;
+    j["lambda_oe"] = lambda_oe;
+    j["test_every"] = test_every;
+    j["keep_from"] = keep_from;
   }
   return j;
 }
@@ -64,28 +72,46 @@ EvalSpec EvalSpec::from_json(const json& j) {
     throw UserError("eval.selection best_iter needs eval.eval_every >= 1 (the paper's evaluation interval, MTT's eval_it)");
   if (s.selection != "best_iter" && (j.contains("eval_every") || j.contains("eval_from")))
     throw UserError("eval.eval_every / eval.eval_from apply to selection best_iter only");
+  if (j.contains("ood") && !j["ood"].is_null()) {
+    if (j["ood"].is_string()) {
+      s.ood = {j["ood"].get<std::string>()};
+    } else if (j["ood"].is_array()) {
+      for (const auto& e : j["ood"]) {
+        if (!e.is_string()) throw UserError("eval.ood must be a name or a list of names");
+        s.ood.push_back(e.get<std::string>());
+      }
+    } else {
+      throw UserError("eval.ood must be a name or a list of names");
+    }
+  }
+  s.temperature = j.value("temperature", s.temperature);
+  s.lambda_oe = j.value("lambda_oe", s.lambda_oe);
+  s.test_every = j.value("test_every", s.test_every);
+  s.keep_from = j.value("keep_from", s.keep_from);
+  if (s.protocol != "trustdd") {
+    for (const char* f : {"ood", "temperature", "lambda_oe", "test_every", "keep_from"})
+      if (j.contains(f)) throw UserError(std::string("eval.") + f + " applies to protocol trustdd only");
+  } else {
+    if (s.test_every < 1) throw UserError("eval.test_every must be >= 1");
+    if (s.temperature <= 0) throw UserError("eval.temperature must be > 0");
+  }
   return s;
 }
 
 EvalRunResult evaluate_once(const SyntheticSet& set, const LoadedDataset& data, const EvalSpec& spec, uint64_t seed,
-                            torch::Device device, const ProgressFn& progress, const std::string& phase) {
+                            torch::Device device, const ProgressFn& progress, const std::string& phase,
+                            const LoadOptions& load) {
   const ProtocolInfo& info = protocol_registry().get(spec.protocol);  // planned or unknown -> UserError
-  const EvalContext ctx{set, data, spec, seed, device, progress, phase};
+  const EvalContext ctx{set, data, spec, seed, device, progress, phase, load};
   const auto t0 = std::chrono::steady_clock::now();
   EvalRunResult r = info.make()->run(ctx);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }
 
-EvalRunResult train_and_test(const EvalContext& ctx, double lr) {
+TrainSchedule eval_schedule(const EvalContext& ctx, double lr) {
   const EvalSpec& spec = ctx.spec;
   const LoadedDataset& data = ctx.data;
-  // The reference seeds each evaluation net from the clock; we seed from the run identity so that
-  // every number can be replayed.
-  torch::manual_seed(ctx.seed);
-  Net net = make_net(spec.net, data.info.shape, data.info.num_classes);
-  net->to(ctx.device);
-
   TrainSchedule sched;
   sched.epochs = spec.epochs;
   sched.batch = spec.batch_train;
@@ -97,6 +123,18 @@ EvalRunResult train_and_test(const EvalContext& ctx, double lr) {
     const std::string strategy = dc_aug_strategy_for(data.info.name, spec.net);
     if (strategy != "none") sched.augment = [strategy](const torch::Tensor& x) { return dc_augment(x, strategy); };
   }
+  return sched;
+}
+
+EvalRunResult train_and_test(const EvalContext& ctx, double lr) {
+  const EvalSpec& spec = ctx.spec;
+  const LoadedDataset& data = ctx.data;
+  // The reference seeds each evaluation net from the clock; we seed from the run identity so that
+  // every number can be replayed.
+  torch::manual_seed(ctx.seed);
+  Net net = make_net(spec.net, data.info.shape, data.info.num_classes);
+  net->to(ctx.device);
+  const TrainSchedule sched = eval_schedule(ctx, lr);
   const torch::Tensor images = ctx.set.images.to(ctx.device).detach();
   const torch::Tensor labels = ctx.set.labels.to(ctx.device).detach();
   EvalRunResult r;

@@ -8,6 +8,7 @@
 
 #include "core/registry.h"
 #include "harness/progress.h"
+#include "harness/train.h"
 #include "harness/types.h"
 
 namespace ddb {
@@ -30,6 +31,16 @@ struct EvalSpec {
   std::string selection = "last";
   int64_t eval_every = 0;  // best_iter: required, >= 1
   int64_t eval_from = 0;   // best_iter: first update count considered (FYI's MTT: 5000)
+  // `trustdd` only (recorded in to_json() for that protocol only): the OOD test sets the trained model
+  // is scored against (the InD test split vs each; a suite lists every set its cells read, so the
+  // cells of one table share the trained models), the Energy score's temperature, the weight of the
+  // OE term when the set has outliers, and the checkpoint rule (test accuracy every `test_every`
+  // epochs; the best one from epoch `keep_from` on is the model scored).
+  std::vector<std::string> ood;
+  double temperature = 1.0;
+  double lambda_oe = 0.5;
+  int64_t test_every = 50;
+  int64_t keep_from = 100;
 
   json to_json() const;
   // From a suite cell's `eval` mapping; unknown protocol -> UserError listing them.
@@ -46,6 +57,7 @@ struct EvalContext {
   torch::Device device = torch::kCPU;
   ProgressFn progress;
   std::string phase = "eval";
+  LoadOptions load;  // where datasets other than `data` are found (OOD test sets)
 };
 
 // One metric value of one evaluation run. `metric` is a metric registry name, optionally followed by
@@ -87,12 +99,14 @@ const ProtocolInfo* find_protocol(const std::string& name);
 // One evaluation run through the spec's protocol (a fresh network seeded with `seed`).
 EvalRunResult evaluate_once(const SyntheticSet& set, const LoadedDataset& data, const EvalSpec& spec, uint64_t seed,
                             torch::Device device, const ProgressFn& progress = nullptr,
-                            const std::string& phase = "eval");
+                            const std::string& phase = "eval", const LoadOptions& load = {});
 
 // The loop most protocols share (VICO evaluate_synset): a fresh ctx.spec.net seeded with ctx.seed,
 // trained on the set with the spec's schedule and augmentation at learning rate `lr`, then top-1
 // accuracy on the test split (also returned as the "accuracy" row).
 EvalRunResult train_and_test(const EvalContext& ctx, double lr);
+// The schedule of that loop (epochs, batch, lr, momentum 0.9, wd 5e-4, lr drop, the spec's augmentation).
+TrainSchedule eval_schedule(const EvalContext& ctx, double lr);
 
 }  // namespace ddb
 

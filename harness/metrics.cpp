@@ -8,6 +8,8 @@ Registry<MetricInfo>& metric_registry() {
   return registry;
 }
 
+std::string metric_base(const std::string& row) { return row.substr(0, row.find_first_of("@:")); }
+
 const MetricInfo* find_metric(const std::string& name) { return metric_registry().find(name); }
 
 std::optional<bool> metric_higher_is_better(const std::string& name) {

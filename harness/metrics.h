@@ -22,6 +22,9 @@ struct MetricInfo {
 };
 
 Registry<MetricInfo>& metric_registry();
+// The registry name in a metric row's name: "auroc:energy@textures" -> "auroc" (":<score>" and
+// "@<subset>" qualify a row; the metric's facts are the base name's).
+std::string metric_base(const std::string& row);
 // nullptr when not registered.
 const MetricInfo* find_metric(const std::string& name);
 // Direction of a registered or planned metric; nullopt when the name is unknown.

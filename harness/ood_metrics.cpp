@@ -1,6 +1,8 @@
 // ddbench: torch-free
 #include "harness/ood_metrics.h"
 
+#include "harness/metrics.h"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -103,5 +105,11 @@ OodMetrics ood_metrics(const std::vector<double>& ind_scores, const std::vector<
   m.aupr_out = 100 * average_precision(neg_ood, neg_ind);  // OOD positive, higher = more OOD
   return m;
 }
+
+// What the `trustdd` protocol reports per OOD set and score (rows "auroc:msp@textures").
+DDBENCH_REGISTER_METRIC(MetricInfo{"fpr95", false, "%", "false-positive rate of OOD samples at 95% TPR on in-distribution"});
+DDBENCH_REGISTER_METRIC(MetricInfo{"auroc", true, "%", "area under the ROC curve, InD (positive) vs OOD"});
+DDBENCH_REGISTER_METRIC(MetricInfo{"aupr_in", true, "%", "average precision, InD as positive"});
+DDBENCH_REGISTER_METRIC(MetricInfo{"aupr_out", true, "%", "average precision, OOD as positive (negated scores)"});
 
 }  // namespace ddb

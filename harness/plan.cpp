@@ -1,9 +1,13 @@
 #include "harness/plan.h"
 
+#include <algorithm>
+#include <set>
+
 #include "core/hashing.h"
 #include "harness/eval_protocol.h"
 #include "harness/metrics.h"
 #include "harness/nets/net.h"
+#include "harness/ood_scores.h"
 #include "harness/set_metrics.h"
 #include "methods/method.h"
 
@@ -66,6 +70,53 @@ std::string RunConfig::label() const {
 
 namespace {
 
+const char* const kOodMetrics[] = {"fpr95", "auroc", "aupr_in", "aupr_out"};
+
+std::vector<std::string> name_list(const json& j) {
+  std::vector<std::string> out;
+  if (j.is_string()) out.push_back(j.get<std::string>());
+  if (j.is_array())
+    for (const auto& e : j) out.push_back(e.is_string() ? e.get<std::string>() : e.dump());
+  return out;
+}
+
+}  // namespace
+
+json eval_block(const json& spec) {
+  json eval = spec.value("eval", json::object());
+  if (!eval.is_object()) return eval;  // EvalSpec::from_json says what is wrong
+  // trustdd scores the OOD sets of eval.ood; a cell that names its own `ood` and no eval.ood gets those.
+  if (str_or(eval, "protocol", "dc") == "trustdd" && !eval.contains("ood") && spec.contains("ood") &&
+      !spec["ood"].is_null())
+    eval["ood"] = spec["ood"];
+  return eval;
+}
+
+std::string metric_row(const json& spec, const EvalSpec& es) {
+  const std::string metric = str_or(spec, "metric", "accuracy");
+  const std::string base = metric_base(metric);
+  if (metric != base || es.protocol != "trustdd" ||
+      std::find(std::begin(kOodMetrics), std::end(kOodMetrics), base) == std::end(kOodMetrics))
+    return metric;
+  const std::vector<std::string> cell_sets = name_list(spec.value("ood", json()));
+  if (cell_sets.empty()) throw UserError("metric " + base + " needs the OOD test set(s) it is measured on (ood:)");
+  const std::string score = str_or(spec, "score", "msp");
+  const auto& scores = ood_score_names();
+  if (std::find(scores.begin(), scores.end(), score) == scores.end())
+    throw UserError("unknown OOD score '" + score + "'; valid: msp, mls, energy");
+  const std::set<std::string> evaluated(es.ood.begin(), es.ood.end());
+  if (cell_sets.size() == 1) {
+    if (!evaluated.count(cell_sets[0]))
+      throw UserError("OOD set '" + cell_sets[0] + "' is not among the sets eval.ood scores");
+    return base + ":" + score + "@" + cell_sets[0];
+  }
+  if (std::set<std::string>(cell_sets.begin(), cell_sets.end()) != evaluated)
+    throw UserError("a mean over OOD sets is the mean over all of eval.ood; this cell lists other sets than eval.ood");
+  return base + ":" + score + "@mean";
+}
+
+namespace {
+
 bool net_known(const std::string& name) {
   for (const auto& n : list_nets())
     if (n.name == name) return true;
@@ -122,19 +173,31 @@ std::optional<Blocker> spec_blocker(const json& spec, const std::vector<std::str
     dataset_spec(str_or(spec, "dataset", ""));  // unknown name -> UserError listing them
     for (const auto& r : requires)
       if (r.rfind("dataset:", 0) == 0) dataset_spec(r.substr(8));
-    if (spec.contains("ood") && !spec["ood"].is_null()) {
-      const json ood = spec["ood"].is_array() ? spec["ood"] : json::array({spec["ood"]});
-      for (const auto& o : ood) dataset_spec(o.is_string() ? o.get<std::string>() : o.dump());
-      later("evaluation on OOD / shifted test sets");
-    }
-    const json eval_j = spec.value("eval", json::object());
+    const json eval_j = eval_block(spec);
     const EvalSpec es = EvalSpec::from_json(eval_j);  // unknown protocol / augment -> UserError
+    if (spec.contains("ood") && !spec["ood"].is_null()) {
+      for (const auto& o : name_list(spec["ood"])) dataset_spec(o);
+      if (es.protocol != "trustdd") later("evaluation on OOD / shifted test sets with eval protocol " + es.protocol);
+    }
+    for (const auto& o : es.ood) dataset_spec(o);
+    // OE's auxiliary outliers must never be a test OOD set (TrustDD Sec. 3; OE, Hendrycks et al.).
+    const json opts = spec.value("options", json::object());
+    const std::string aux = opts.is_object() ? str_or(opts, "oe_data", "") : "";
+    if (!aux.empty()) {
+      std::vector<std::string> tested = es.ood;
+      for (const auto& o : name_list(spec.value("ood", json()))) tested.push_back(o);
+      if (std::find(tested.begin(), tested.end(), aux) != tested.end())
+        return Blocker{Status::Invalid, "OE auxiliary outliers '" + aux +
+                                            "' (option oe_data) are also a test OOD set of this cell: the outliers a "
+                                            "model is exposed to in training must not overlap the sets it is tested on"};
+    }
+    if (protocol_registry().has(es.protocol)) metric_row(spec, es);  // a bad ood / score -> UserError
     const std::string metric = str_or(spec, "metric", "accuracy");
-    if (!metric_known(metric.substr(0, metric.find('@'))))
+    if (!metric_known(metric_base(metric)))
       return Blocker{Status::Invalid, "unknown metric '" + metric + "'; known: " + metric_names_joined()};
     const ProtocolInfo* protocol = find_protocol(es.protocol);
     if (!protocol) later("eval protocol " + es.protocol);
-    const MetricInfo* mi = find_metric(metric);
+    const MetricInfo* mi = find_metric(metric_base(metric));
     if (!mi) {
       later("metric " + metric);
     } else if (mi->kind != "set" && protocol && !protocol->produces(metric)) {
@@ -171,6 +234,11 @@ std::optional<Blocker> machine_blocker(const Cell& cell, const json& spec, const
   std::vector<std::string> datasets = {str_or(spec, "dataset", "")};
   for (const auto& r : cell.requires)
     if (r.rfind("dataset:", 0) == 0) datasets.push_back(r.substr(8));
+  try {  // the OOD test sets an evaluation scores (generated noises need no files)
+    for (const auto& o : EvalSpec::from_json(eval_block(spec)).ood)
+      if (o != "gaussian-noise" && o != "uniform-noise") datasets.push_back(o);
+  } catch (const UserError&) {
+  }
   for (size_t i = 0; i < datasets.size(); ++i) {
     if (dataset_available(datasets[i], env.data)) continue;
     return Blocker{Status::DatasetMissing,
@@ -204,6 +272,7 @@ PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) 
   const json& spec = *spec_opt;
   const std::string method = str_or(spec, "method", "");
   const std::string metric = str_or(spec, "metric", "accuracy");
+  std::string row;  // the stored metric row the cell reads ("auroc:msp@textures")
   json config;
   try {
     config = {{"method", method},
@@ -211,14 +280,15 @@ PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) 
                  {"dataset", str_or(spec, "dataset", "")},
                  {"ipc", spec.value("ipc", 1)},
                  {"distill_net", str_or(spec, "distill_net", "ConvNet")},
-                 {"eval", EvalSpec::from_json(spec.value("eval", json::object())).to_json()}};
+                 {"eval", EvalSpec::from_json(eval_block(spec)).to_json()}};
+    row = metric_row(spec, EvalSpec::from_json(eval_block(spec)));
   } catch (const UserError& e) {
     return blocked(p, Status::Invalid, at + e.what());
   }
   // A set metric (harness/set_metrics.h) is its own evaluation of the set: the metric joins the
   // evaluation part, so such a cell shares the distillation of an accuracy cell with the same options.
   if (SetMetricRegistry::instance().find(metric)) config["metric"] = metric;
-  p.run = identify(std::move(config), spec.value("seeds", 1), metric);
+  p.run = identify(std::move(config), spec.value("seeds", 1), row);
   // 4. What this machine can run.
   if (auto m = machine_blocker(cell, spec, env)) return blocked(p, m->status, m->reason);
   p.status = Status::NotRun;

@@ -37,6 +37,14 @@ struct RunConfig {
   json evaluation() const;    // the rest: {eval} or {metric} for a set metric
 };
 
+// A cell's eval block as the evaluation sees it (trustdd: eval.ood defaults to the cell's `ood`).
+json eval_block(const json& spec);
+// The stored metric row a cell reads: its `metric`, or for an OOD metric of trustdd
+// "<metric>:<score>@<set>" (one set) / "<metric>:<score>@mean" (all of eval.ood). UserError when the
+// cell's sets are not what eval.ood scores.
+struct EvalSpec;
+std::string metric_row(const json& spec, const EvalSpec& es);
+
 // A RunConfig with its hashes computed from `config`.
 RunConfig identify(json config, int seeds = 1, std::string metric = "accuracy");
 

@@ -84,6 +84,7 @@ SyntheticSet distill_job(const Job& job, const LoadedDataset& loaded, const Runn
   torch::manual_seed(job.seed);
   DistillContext ctx{data, cfg.at("ipc").get<int64_t>(), cfg.at("distill_net").get<std::string>(), options, job.seed,
                      opts.device, progress, opts.cache_dir, /*snapshot=*/nullptr, 0, 0};
+  ctx.load = opts.data;
   // best_iter: the set at each evaluation point is saved beside the final one (FILE.it<N>.pt).
   // Saving draws no random numbers, so the final set is the same with or without them.
   const json points = snapshot_spec(job);
@@ -129,7 +130,8 @@ EvalOutput evaluate_runs(const SyntheticSet& train_set, const LoadedDataset& dat
   for (int r = 0; r < es.runs; ++r) {
     const std::string phase = phase_prefix + "eval " + std::to_string(r + 1) + "/" + std::to_string(es.runs);
     try {
-      const EvalRunResult er = evaluate_once(train_set, data, es, derive_seed(key, r, "eval"), opts.device, progress, phase);
+      const EvalRunResult er = evaluate_once(train_set, data, es, derive_seed(key, r, "eval"), opts.device, progress, phase,
+                                               opts.data);
       for (const auto& v : er.values) out.metrics.push_back({r, v.metric, v.value});
     } catch (const Diverged& e) {
       // Recorded as a failed run (check treats the cell as failed unless it allows failed runs);
@@ -188,7 +190,7 @@ EvalOutput evaluate_job(const Job& job, const SyntheticSet& set, const LoadedDat
   if (points.empty())
     throw std::runtime_error("selection best_iter: the distillation has no intermediate sets (distilled before "
                              "they were saved; run with --retry-failed after removing it, or a new --results)");
-  const std::string metric = job.run.metric.substr(0, job.run.metric.find('@'));
+  const std::string metric = metric_base(job.run.metric);
   const bool higher = metric_higher_is_better(metric).value_or(true);
   json tried = json::array();
   std::optional<EvalOutput> best;

@@ -61,7 +61,9 @@ const std::set<std::string> kCellOnlyKeys = {"id", "setting", "paper", "uncertai
 // (`paper` merges key by key, so defaults can hold the paper's conventions: runs, selection, source).
 const std::set<std::string> kInheritedKeys = {"paper", "requires", "uncertain", "note", "xfail", "allow_failed_runs"};
 const std::set<std::string> kEvalKeys = {"protocol", "net", "epochs", "augment", "runs", "steps", "selection", "eval_every", "eval_from",
-                                         "batch_train", "lr_net", "dsa_strategy", "note"};
+                                         "batch_train", "lr_net", "dsa_strategy", "note",
+                                         // trustdd: OOD test sets, Energy temperature, OE weight, checkpoint rule
+                                         "ood", "temperature", "lambda_oe", "test_every", "keep_from"};
 const std::set<std::string> kPaperKeys = {"value", "std", "runs", "selection", "source", "unavailable", "note"};
 
 class Checker {
@@ -153,6 +155,10 @@ class Checker {
       integer(ev["epochs"], p + "eval.epochs", 0);
       integer(ev["runs"], p + "eval.runs", 1);
       integer(ev["steps"], p + "eval.steps", 1);
+      integer(ev["test_every"], p + "eval.test_every", 1);
+      integer(ev["keep_from"], p + "eval.keep_from", 0);
+      if (ev["ood"] && !ev["ood"].IsNull() && !ev["ood"].IsScalar() && !ev["ood"].IsSequence())
+        error(ev["ood"], p + "eval.ood", "must be a name or a list of names");
       for (const char* f : {"protocol", "net", "augment"}) string(ev[f], p + "eval." + f);
     }
   }

@@ -43,6 +43,11 @@ SyntheticSet check_set(SyntheticSet s, const std::string& path) {
     throw UserError(path + ": labels must be [N] (hard) or [N,K] (soft)");
   }
   if (s.learned_lr.defined()) s.learned_lr = s.learned_lr.detach().to(torch::kFloat32).reshape({});
+  if (s.outliers.defined()) {
+    if (s.outliers.dim() != 4 || s.outliers.sizes().slice(1) != s.images.sizes().slice(1))
+      throw UserError(path + ": outliers must be [M,C,H,W] with the images' C,H,W");
+    s.outliers = s.outliers.detach().to(torch::kFloat32).contiguous();
+  }
   return s;
 }
 
@@ -79,6 +84,7 @@ void save_synset(const SyntheticSet& set, const std::string& path) {
   dict.insert("images", set.images.detach().cpu().contiguous());
   dict.insert("labels", set.labels.detach().cpu().contiguous());
   if (set.learned_lr.defined()) dict.insert("lr", set.learned_lr.detach().cpu().reshape({}));
+  if (set.outliers.defined()) dict.insert("outliers", set.outliers.detach().cpu().contiguous());
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
   write_file_atomic(path, bytes.data(), bytes.size());
   const std::string sidecar = set.meta.dump(2) + "\n";
@@ -102,6 +108,7 @@ SyntheticSet load_synset(const std::string& path, int index) {
     if (auto x = dict_tensor(d, {"images", "image_syn", "x", "data"})) s.images = *x;
     if (auto y = dict_tensor(d, {"labels", "label_syn", "y", "targets"})) s.labels = *y;
     if (auto lr = dict_tensor(d, {"lr", "syn_lr", "learned_lr"})) s.learned_lr = *lr;
+    if (auto out = dict_tensor(d, {"outliers", "image_syn_oe"})) s.outliers = *out;
     if (!s.images.defined() || !s.labels.defined())
       throw UserError(path + ": a dict must hold 'images' and 'labels' tensors");
   } else {
@@ -140,6 +147,13 @@ std::string synset_content_hash(const SyntheticSet& set) {
     }
     const torch::Tensor c = t->detach().to(torch::kCPU).contiguous();
     bytes += std::string(c.dtype().name()) + "[";
+    for (const auto d : c.sizes()) bytes += std::to_string(d) + ",";
+    bytes += "]";
+    bytes.append(static_cast<const char*>(c.data_ptr()), static_cast<size_t>(c.numel() * c.element_size()));
+  }
+  if (set.outliers.defined()) {  // only then, so that the hashes of sets without outliers stay
+    const torch::Tensor c = set.outliers.detach().to(torch::kCPU).contiguous();
+    bytes += "outliers[";
     for (const auto d : c.sizes()) bytes += std::to_string(d) + ",";
     bytes += "]";
     bytes.append(static_cast<const char*>(c.data_ptr()), static_cast<size_t>(c.numel() * c.element_size()));

@@ -7,11 +7,13 @@
 
 namespace ddb {
 
-// Writes atomically (temporary file + rename). Keys: images, labels, and lr when learned.
+// Writes atomically (temporary file + rename). Keys: images, labels, lr when learned, outliers (TrustDD's
+// S_out) when distilled.
 void save_synset(const SyntheticSet& set, const std::string& path);
 
 // Reads a file written by save_synset or by Python's torch.save. Accepted layouts:
-//   {'images': x, 'labels': y[, 'lr': t]}  (also image_syn/label_syn, x/y, data/targets)
+//   {'images': x, 'labels': y[, 'lr': t][, 'outliers': o]}  (also image_syn/label_syn, x/y, data/targets,
+//                                          image_syn_oe)
 //   (x, y) / [x, y]                        a tuple or list of two tensors
 //   [[x, y], [x, y], ...]                  the reference repositories' per-experiment lists: `index` picks one
 // Images must be float [N,C,H,W]; labels int64 [N] or float [N,K]. Anything else: UserError naming the file.

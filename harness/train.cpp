@@ -19,6 +19,10 @@ std::unique_ptr<torch::optim::SGD> make_sgd(NetImpl& net, const TrainSchedule& s
 }
 }  // namespace
 
+torch::Tensor uniform_cross_entropy(const torch::Tensor& logits) {
+  return (torch::logsumexp(logits, 1) - logits.mean(1)).mean();
+}
+
 double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::Tensor& labels,
                         const TrainSchedule& s, const ProgressFn& progress, const std::string& phase) {
   net.train();
@@ -31,13 +35,26 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
     const torch::Tensor perm = torch::randperm(n, torch::TensorOptions().dtype(torch::kLong));
     double sum = 0;
     int64_t batches = 0;
-    for (int64_t start = 0; start < n; start += s.batch) {
+    const bool oe = s.outliers.defined() && s.outliers.size(0) > 0 && s.lambda_oe > 0;
+    const int64_t m = oe ? s.outliers.size(0) : 0;
+    const torch::Tensor perm_out = oe ? torch::randperm(m, torch::TensorOptions().dtype(torch::kLong)) : torch::Tensor();
+    for (int64_t start = 0; start < n && (!oe || start < m); start += s.batch) {
       const torch::Tensor idx = perm.narrow(0, start, std::min(s.batch, n - start)).to(images.device());
       torch::Tensor x = images.index_select(0, idx);
       torch::Tensor y = labels.index_select(0, idx);
       if (s.batch_transform) std::tie(x, y) = s.batch_transform(std::move(x), std::move(y));
       if (s.augment) x = s.augment(x);
-      const torch::Tensor loss = loss_fn(net.forward(x), y);
+      torch::Tensor loss;
+      if (oe) {
+        const torch::Tensor idx_out = perm_out.narrow(0, start, std::min(s.batch, m - start)).to(s.outliers.device());
+        torch::Tensor xo = s.outliers.index_select(0, idx_out);
+        if (s.augment) xo = s.augment(xo);
+        const torch::Tensor logits = net.forward(torch::cat({x, xo}, 0));
+        const int64_t b = x.size(0);
+        loss = loss_fn(logits.narrow(0, 0, b), y) + s.lambda_oe * uniform_cross_entropy(logits.narrow(0, b, xo.size(0)));
+      } else {
+        loss = loss_fn(net.forward(x), y);
+      }
       opt->zero_grad();
       loss.backward();
       opt->step();
@@ -47,6 +64,7 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
     last_loss = sum / std::max<int64_t>(1, batches);
     if (!std::isfinite(last_loss))
       throw Diverged("training loss became " + std::to_string(last_loss) + " at epoch " + std::to_string(ep));
+    if (s.after_epoch) s.after_epoch(ep);
     if (s.lr_drop && ep == lr_drop_epoch(s.epochs)) {
       lr *= 0.1;
       opt = make_sgd(net, s, lr);  // the reference builds a new optimizer: momentum buffers are dropped

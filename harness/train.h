@@ -19,7 +19,20 @@ struct TrainSchedule {
   std::function<torch::Tensor(const torch::Tensor&)> augment;  // applied per batch in training
   // Applied per (images, labels) batch before `augment`; may change the batch size (FYI doubles it).
   std::function<std::pair<torch::Tensor, torch::Tensor>(torch::Tensor, torch::Tensor)> batch_transform;
+  // Outlier exposure (TrustDD epoch_oe): when `outliers` is defined and lambda_oe > 0, every step pairs
+  // an in-distribution batch with a batch of these unlabelled images (their own shuffled loader of the
+  // same batch size; the steps of an epoch are the shorter loader's, as Python's zip), augments each
+  // batch separately, runs both through the net in one forward, and minimises
+  // CE(in) + lambda_oe * H(U; softmax(f(out))).
+  torch::Tensor outliers;
+  double lambda_oe = 0;
+  // Called after each epoch (0-based index, before the lr drop): checkpoint selection.
+  std::function<void(int64_t epoch)> after_epoch;
 };
+
+// TrustDD's OE term: the cross-entropy between the uniform distribution and softmax(logits), averaged
+// over the batch: mean_i (logsumexp(z_i) - mean_k z_ik) (reference: -(z.mean(1) - logsumexp(z, 1)).mean()).
+torch::Tensor uniform_cross_entropy(const torch::Tensor& logits);
 
 // The reference's evaluate_synset training loop. Labels: int64 [N] (hard) or float [N,K] (soft).
 // Returns the last epoch's mean training loss; throws Diverged on a non-finite loss.

@@ -45,6 +45,9 @@ struct SyntheticSet {
   torch::Tensor images;           // [M,C,H,W] float32
   torch::Tensor labels;           // [M] int64 (hard) or [M,K] float (soft)
   torch::Tensor learned_lr;       // undefined unless the method learns an evaluation lr (MTT)
+  // TrustDD's S_out: unlabelled synthetic outliers [M,C,H,W] distilled beside the labelled images
+  // (OE / POE); undefined for every other set. Protocols that train with outlier exposure use them.
+  torch::Tensor outliers;
   json meta = json::object();     // method, options, seed, dataset, ipc, hashes
   int64_t size() const { return images.defined() ? images.size(0) : 0; }
 };

@@ -1,5 +1,7 @@
 #include "methods/method.h"
 
+#include <algorithm>
+
 #include "core/planned.h"
 #include "methods/matching/seam.h"
 
@@ -13,6 +15,10 @@ int64_t Options::integer(const std::string& name) const { return at(name).get<in
 double Options::real(const std::string& name) const { return at(name).get<double>(); }
 bool Options::flag(const std::string& name) const { return at(name).get<bool>(); }
 std::string Options::str(const std::string& name) const { return at(name).get<std::string>(); }
+
+std::vector<std::string> Options::strings(const std::string& name) const {
+  return at(name).get<std::vector<std::string>>();
+}
 
 MethodRegistry& MethodRegistry::instance() {
   static MethodRegistry registry;
@@ -66,9 +72,12 @@ json resolve_options(const MethodInfo& info, const json& given) {
     }
     const json& v = it.value();
     bool ok = (spec->type == "int" && v.is_number_integer()) || (spec->type == "float" && v.is_number()) ||
-              (spec->type == "bool" && v.is_boolean()) || (spec->type == "string" && v.is_string());
+              (spec->type == "bool" && v.is_boolean()) || (spec->type == "string" && v.is_string()) ||
+              (spec->type == "list" && v.is_array() &&
+               std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_string(); }));
     if (!ok)
-      throw UserError("option '" + it.key() + "' of method '" + info.name + "' must be " + spec->type + ", got " +
+      throw UserError("option '" + it.key() + "' of method '" + info.name + "' must be " +
+                      (spec->type == "list" ? std::string("a list of names") : spec->type) + ", got " +
                       v.dump());
     out[it.key()] = spec->type == "float" ? json(v.get<double>()) : v;
   }

@@ -15,7 +15,7 @@ namespace ddb {
 
 struct OptionSpec {
   std::string name;
-  std::string type;  // int | float | bool | string
+  std::string type;  // int | float | bool | string | list (a list of strings)
   json default_value;
   std::string doc;
   // True when the option at its default leaves the method's behaviour as it was before the option
@@ -34,6 +34,7 @@ class Options {
   double real(const std::string& name) const;
   bool flag(const std::string& name) const;
   std::string str(const std::string& name) const;
+  std::vector<std::string> strings(const std::string& name) const;  // a `list` option
   const json& values() const { return values_; }
 
  private:
@@ -55,6 +56,8 @@ struct DistillContext {
   // runner only for methods whose MethodInfo says `snapshots`.
   std::function<void(int64_t updates, const SyntheticSet&)> snapshot;
   int64_t snapshot_every = 0, snapshot_from = 0;
+  // Where datasets other than `data` are found (auxiliary outliers for OE: --data-root, ...).
+  LoadOptions load;
   // Whether the set after `updates` updates is an evaluation point (0 and multiples of the interval,
   // from snapshot_from on, as the reference's eval_it_pool).
   bool snapshot_due(int64_t updates) const {

@@ -78,6 +78,7 @@ GradientMatchingStep::GradientMatchingStep(const LoadedDataset& data, int64_t ip
       dsa_(use_dsa ? (o.str("dsa_strategy").empty() ? Dsa::default_strategy_for(data.info.name) : o.str("dsa_strategy"))
                    : "none"),
       seam_(o),
+      outliers_(outlier_options(o, data.info.name)),
       siamese_rng_(seed ^ 0x5eedULL),
       device_(device) {
   check_gradient_distance_metric(metric_);
@@ -115,12 +116,38 @@ double GradientMatchingStep::outer_step(NetImpl& net, const torch::Tensor& syn, 
   return seam_.pixel_step(terms, syn, pixel_optimizer);
 }
 
+double GradientMatchingStep::outlier_step(NetImpl& net, const torch::Tensor& syn_out, OutlierSource& source,
+                                          torch::optim::Optimizer& pixel_optimizer) {
+  const std::vector<torch::Tensor> params = net.parameters();
+  std::vector<torch::Tensor> terms;
+  for (int64_t c = 0; c < data_.info.num_classes; ++c) {
+    torch::Tensor real = source.sample(c, outliers_.batch_oe).to(device_);
+    torch::Tensor s = syn_out.narrow(0, c * ipc_, ipc_);
+    if (use_dsa_) {
+      const int64_t seed = static_cast<int64_t>(siamese_rng_() % 100000);
+      real = dsa_(real, seed);
+      s = dsa_(s, seed);
+    }
+    std::vector<torch::Tensor> g_real = torch::autograd::grad({uniform_cross_entropy(net.forward(real))}, params);
+    for (auto& g : g_real) g = g.detach();
+    const std::vector<torch::Tensor> g_syn = torch::autograd::grad({uniform_cross_entropy(net.forward(s))}, params,
+                                                                   /*grad_outputs=*/{}, /*retain_graph=*/true,
+                                                                   /*create_graph=*/true);
+    for (auto& t : gradient_distance_terms(g_real, g_syn, metric_)) terms.push_back(std::move(t));
+  }
+  return seam_.pixel_step(terms, syn_out, pixel_optimizer);
+}
+
 void GradientMatchingStep::train_net(NetImpl& net, const torch::Tensor& syn, const torch::Tensor& labels,
-                                     int64_t inner_loop) const {
+                                     int64_t inner_loop, const torch::Tensor& syn_out) const {
   std::function<torch::Tensor(const torch::Tensor&)> augment;
   if (use_dsa_) augment = [this](const torch::Tensor& x) { return dsa_(x, -1); };
   // A detached copy, as the reference's copy.deepcopy(image_syn.detach()).
   TrainSchedule schedule = inner_loop_schedule(lr_net_, inner_loop, batch_train_, augment);
+  if (syn_out.defined()) {
+    schedule.outliers = syn_out.detach().clone();
+    schedule.lambda_oe = outliers_.lambda_oe;
+  }
   if (!seam_.empty())
     schedule.batch_transform = [this](torch::Tensor x, torch::Tensor y) {
       SynBatch b = seam_.transform_inner_batch({std::move(x), std::move(y)});
@@ -151,8 +178,19 @@ class GradientMatching : public Method {
     const torch::Tensor syn = init.images.to(ctx.device).detach().requires_grad_(true);
     const torch::Tensor labels = init.labels.to(ctx.device);
     torch::optim::SGD pixel_opt({syn}, torch::optim::SGDOptions(o.real("lr_img")).momentum(o.real("momentum")));
+    // TrustDD: S_out beside S_in, initialised like it (the reference: real outliers of the slot, or
+    // noise), with its own pixel optimiser (same lr and momentum).
+    std::unique_ptr<OutlierSource> outlier_source;
+    torch::Tensor syn_out;
+    std::unique_ptr<torch::optim::SGD> outlier_opt;
+    if (step.outliers().enabled()) {
+      outlier_source = std::make_unique<OutlierSource>(ctx, step.outliers(), info.num_classes);
+      syn_out = outlier_init(*outlier_source, info, ctx.ipc, init_kind == "real").to(ctx.device).detach().requires_grad_(true);
+      outlier_opt = std::make_unique<torch::optim::SGD>(
+          std::vector<torch::Tensor>{syn_out}, torch::optim::SGDOptions(o.real("lr_img")).momentum(o.real("momentum")));
+    }
 
-    double last = 0;
+    double last = 0, last_oe = 0;
     // `for it in range(Iteration + 1)` evaluates at the top of `it == Iteration`, after Iteration
     // updates; the reference's last update only reaches its saved file. The set we evaluate is the
     // one it evaluates: Iteration updates.
@@ -160,16 +198,22 @@ class GradientMatching : public Method {
       Net net = make_net(ctx.net, info.shape, info.num_classes);
       net->to(ctx.device);
       net->train();
-      double sum = 0;
+      double sum = 0, sum_oe = 0;
       for (int64_t ol = 0; ol < loops.outer; ++ol) {
         const double loss = step.outer_step(*net, syn, labels, pixel_opt);
         check_finite(loss, name + " gradient matching", it);
         sum += loss;
+        if (outlier_source) {
+          const double loss_oe = step.outlier_step(*net, syn_out, *outlier_source, *outlier_opt);
+          check_finite(loss_oe, name + " outlier matching", it);
+          sum_oe += loss_oe;
+        }
         if (ol == loops.outer - 1) break;  // no net training after the last pixel step
-        step.train_net(*net, syn, labels, loops.inner);
+        step.train_net(*net, syn, labels, loops.inner, syn_out);
       }
       // The reference's printed loss_avg: per class and outer step.
       last = sum / static_cast<double>(info.num_classes * loops.outer);
+      last_oe = sum_oe / static_cast<double>(info.num_classes * loops.outer);
       report(ctx.progress, "distill", it + 1, iterations);
     }
     SyntheticSet out;
@@ -179,6 +223,11 @@ class GradientMatching : public Method {
     out.meta["outer_loop"] = loops.outer;
     out.meta["inner_loop"] = loops.inner;
     out.meta["modifiers"] = step.seam().active();
+    if (outlier_source) {
+      out.outliers = syn_out.detach().cpu();
+      out.meta["outliers"] = outlier_source->describe();
+      out.meta["final_loss_oe"] = last_oe;
+    }
     return out;
   }
 
@@ -203,6 +252,7 @@ MethodInfo gradient_matching_info(bool use_dsa) {
       {"dis_metric", "string", "ours", "gradient distance: ours (layer-wise, 1-D params ignored) | mse | cos"}};
   if (use_dsa)
     options.push_back({"dsa_strategy", "string", "", "DSA strategy; empty = the dataset's default (no flip for digits)"});
+  for (auto& spec : outlier_option_specs()) options.push_back(std::move(spec));  // TrustDD OE / POE
   return MethodInfo{
       use_dsa ? "dsa" : "dc",
       use_dsa ? "DC gradient matching with Siamese DSA on real and synthetic batches and DSA in the inner loop"

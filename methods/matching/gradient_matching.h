@@ -9,6 +9,7 @@
 #include "harness/augment/dsa.h"
 #include "harness/nets/net.h"
 #include "harness/train.h"
+#include "methods/matching/outlier_exposure.h"
 #include "methods/matching/seam.h"
 #include "methods/method.h"
 
@@ -54,9 +55,19 @@ class GradientMatchingStep {
   double outer_step(NetImpl& net, const torch::Tensor& syn, const torch::Tensor& labels,
                     torch::optim::Optimizer& pixel_optimizer);
 
+  // TrustDD's outlier term (main_oe.py / main_poe.py "2. oe data"), after outer_step on the same net:
+  // for every outlier slot c, batch_oe real outliers of the slot and S_out's slot c (ipc images), one
+  // Siamese DSA seed for both, the gradients of H(U; f) matched with the same distance; the terms go
+  // through the seam to their own pixel optimiser on `syn_out`. Returns the summed loss.
+  double outlier_step(NetImpl& net, const torch::Tensor& syn_out, OutlierSource& source,
+                      torch::optim::Optimizer& pixel_optimizer);
+
   // `inner_loop` epochs of net training on a detached copy of the synthetic set (DSA per-sample
-  // augmentation when DSA is on, as the reference's `epoch(..., aug=True if args.dsa)`).
-  void train_net(NetImpl& net, const torch::Tensor& syn, const torch::Tensor& labels, int64_t inner_loop) const;
+  // augmentation when DSA is on, as the reference's `epoch(..., aug=True if args.dsa)`); with outliers
+  // (`syn_out` defined) TrustDD's epoch_oe: CE(S_in) + lambda_oe * H(U; f(S_out)).
+  void train_net(NetImpl& net, const torch::Tensor& syn, const torch::Tensor& labels, int64_t inner_loop,
+                 const torch::Tensor& syn_out = {}) const;
+  const OutlierOptions& outliers() const { return outliers_; }
 
   // Size of the last synthetic batch the matching loss saw (after the seam's transform).
   int64_t last_synthetic_batch() const { return last_syn_batch_; }
@@ -72,6 +83,7 @@ class GradientMatchingStep {
   bool use_dsa_;
   Dsa dsa_;
   MatchingSeam seam_;
+  OutlierOptions outliers_;
   std::mt19937_64 siamese_rng_;  // the reference draws Siamese seeds from the clock
   torch::Device device_;
   int64_t last_syn_batch_ = 0;

@@ -1,0 +1,121 @@
+// TrustDD end to end on toy data (seconds): the OE term, OE / POE distillation through dsa, the
+// outliers on disk, and the trustdd protocol's rows.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include "datasets/registry.h"
+#include "harness/eval_protocol.h"
+#include "harness/synset_io.h"
+#include "harness/train.h"
+#include "methods/common.h"
+#include "methods/method.h"
+#include "../unit/test_helpers.h"
+
+using namespace ddb;
+
+namespace {
+
+const LoadedDataset& toy() {
+  static const LoadedDataset d = load_dataset("toy28", {});
+  return d;
+}
+
+SyntheticSet distill_dsa(const json& given) {
+  torch::manual_seed(3);
+  const MethodInfo& info = MethodRegistry::instance().get("dsa");
+  DistillContext ctx{toy(), 1, "ConvNetW32", Options(resolve_options(info, given)), 3, torch::kCPU, nullptr};
+  return info.make()->distill(ctx);
+}
+
+const json kSmall = {{"iterations", 1}, {"batch_real", 8}, {"batch_oe", 8}, {"batch_train", 8}};
+
+}  // namespace
+
+TEST(OutlierExposure, UniformCrossEntropyIsLogKForFlatLogitsAndGrowsWithConfidence) {
+  const torch::Tensor flat = torch::zeros({4, 10});
+  EXPECT_NEAR(uniform_cross_entropy(flat).item<double>(), std::log(10.0), 1e-6);
+  torch::Tensor peaked = torch::zeros({4, 10});
+  peaked.index_put_({torch::indexing::Slice(), 0}, 8.0);
+  EXPECT_GT(uniform_cross_entropy(peaked).item<double>(), std::log(10.0) + 1.0);
+  // Invariant to a constant shift of the logits, like softmax.
+  EXPECT_NEAR(uniform_cross_entropy(peaked + 3.0).item<double>(), uniform_cross_entropy(peaked).item<double>(), 1e-5);
+}
+
+TEST(OutlierExposure, PoeDistilsOneOutlierSlotPerClassBesideTheImages) {
+  json o = kSmall;
+  o["poe"] = true;
+  const SyntheticSet s = distill_dsa(o);
+  ASSERT_TRUE(s.outliers.defined());
+  EXPECT_EQ(s.outliers.sizes(), s.images.sizes());  // |S_out| = |S_in|
+  EXPECT_TRUE(torch::isfinite(s.outliers).all().item<bool>());
+  EXPECT_EQ(s.meta.at("outliers").at("kind"), "poe");
+  EXPECT_EQ(s.meta.at("outliers").at("corruptions"), json({"jigsaw", "invert", "mosaic", "speckle"}));
+  EXPECT_GT(s.meta.at("final_loss_oe").get<double>(), 0.0);
+  // Without oe/poe there is no S_out, and the set is the plain dsa set.
+  EXPECT_FALSE(distill_dsa(kSmall).outliers.defined());
+}
+
+TEST(OutlierExposure, OeMatchesTheAuxiliarySetAndChecksItsOptions) {
+  json o = kSmall;
+  o["oe"] = true;
+  o["oe_data"] = "toy32";  // converted to the InD's 1x28x28
+  o["num_oe_per_class"] = 20;
+  const SyntheticSet s = distill_dsa(o);
+  ASSERT_TRUE(s.outliers.defined());
+  EXPECT_EQ(s.meta.at("outliers").at("kind"), "oe");
+  EXPECT_EQ(s.meta.at("outliers").at("per_slot"), 20);
+  json both = o;
+  both["poe"] = true;
+  EXPECT_THROW(distill_dsa(both), UserError);
+  json no_data = kSmall;
+  no_data["oe"] = true;
+  EXPECT_THROW(distill_dsa(no_data), UserError);
+  json bad = kSmall;
+  bad["poe"] = true;
+  bad["poe_corruptions"] = json::array({"jigsaw", "blur"});
+  try {
+    distill_dsa(bad);
+    FAIL() << "unknown corruption accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("'blur'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(OutlierExposure, TheOutliersTravelWithTheSetFile) {
+  SyntheticSet s = real_init(toy(), 1);
+  s.outliers = torch::randn({10, 1, 28, 28});
+  const auto dir = ddb::testing_support::temp_dir("trustdd-io");
+  save_synset(s, (dir / "s.pt").string());
+  const SyntheticSet back = load_synset((dir / "s.pt").string());
+  ASSERT_TRUE(back.outliers.defined());
+  EXPECT_TRUE(torch::equal(back.outliers, s.outliers));
+  SyntheticSet plain = s;
+  plain.outliers = torch::Tensor();
+  EXPECT_NE(synset_content_hash(plain), synset_content_hash(s));
+}
+
+TEST(TrustddProtocol, ScoresEveryOodSetWithEveryScoreAndTheirMean) {
+  SyntheticSet s = real_init(toy(), 2);
+  s.outliers = torch::randn({20, 1, 28, 28});
+  const EvalSpec spec = EvalSpec::from_json({{"protocol", "trustdd"}, {"net", "ConvNetW32"}, {"epochs", 3},
+                                             {"test_every", 1}, {"keep_from", 0},
+                                             {"ood", {"gaussian-noise", "uniform-noise"}}});
+  const EvalRunResult r = evaluate_once(s, toy(), spec, 5, torch::kCPU);
+  std::map<std::string, double> rows;
+  for (const auto& v : r.values) rows[v.metric] = v.value;
+  EXPECT_EQ(rows.size(), 1u + 4 * 3 * 3);  // accuracy + 4 metrics x 3 scores x (2 sets + mean)
+  EXPECT_EQ(rows.at("accuracy"), r.accuracy);
+  for (const char* metric : {"fpr95", "auroc", "aupr_in", "aupr_out"})
+    for (const char* score : {"msp", "mls", "energy"}) {
+      const std::string row = std::string(metric) + ":" + score;
+      const double g = rows.at(row + "@gaussian-noise"), u = rows.at(row + "@uniform-noise");
+      EXPECT_NEAR(rows.at(row + "@mean"), (g + u) / 2, 1e-9) << row;
+      EXPECT_GE(g, 0.0);
+      EXPECT_LE(g, 100.0);
+    }
+  // The same seed replays the same numbers.
+  const EvalRunResult again = evaluate_once(s, toy(), spec, 5, torch::kCPU);
+  for (size_t i = 0; i < r.values.size(); ++i) EXPECT_EQ(again.values[i].value, r.values[i].value) << r.values[i].metric;
+}
