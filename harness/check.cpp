@@ -48,6 +48,7 @@ CellResult check_cell(const PlannedCell& pc, const Store& store, const std::stri
   r.config_hash = rc.hash;
   r.distill_hash = rc.distill_hash;
   r.eval_hash = rc.eval_hash;
+  r.metric_row = rc.metric;
   r.jobs_expected = rc.seeds;
   const json& cfg = rc.config;
   const int runs_per_job = cfg.contains("metric") ? 1 : cfg.value("eval", json::object()).value("runs", 1);

@@ -17,6 +17,7 @@ struct CellResult {
   std::string reason;
   std::string config_hash;          // distill_hash + "." + eval_hash
   std::string distill_hash, eval_hash;
+  std::string metric_row;           // the stored metric row the cell reads ("auroc:msp@mean")
   int n = 0;                        // pooled values (seeds x eval runs)
   int n_expected = 0;               // values the cell asks for (seeds x eval runs per job)
   int runs_failed = 0;              // evaluation runs that diverged, in jobs that finished

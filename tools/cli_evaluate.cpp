@@ -25,6 +25,7 @@ void register_evaluate_command(CLI::App& app) {
     static int64_t epochs = 300, runs = 1, seed = 0;
     static int threads = 0, index = 0;
     static bool zca = false;
+    static std::vector<std::string> ood;
     c->add_option("file", file, "tensor file: {'images','labels'} dict, (images, labels) pair, or list of pairs")->required();
     c->add_option("--dataset", dataset, "dataset whose test split is used (default: the sidecar's)");
     c->add_option("--protocol", protocol, "eval protocol (ddbench list protocols)")->capture_default_str();
@@ -33,6 +34,9 @@ void register_evaluate_command(CLI::App& app) {
     c->add_option("--augment", augment, "none | dsa | dc_aug")->capture_default_str();
     c->add_option("--runs", runs, "fresh networks to train")->capture_default_str();
     c->add_option("--seed", seed, "seed of the first run")->capture_default_str();
+    c->add_option("--ood", ood,
+                  "protocol trustdd: OOD test sets to score the trained nets against (gaussian-noise, uniform-noise, or "
+                  "dataset names: ddbench list datasets); a set with outliers ('outliers' in the file) trains with OE");
     c->add_option("--index", index, "which set of a list of (images, labels) pairs")->capture_default_str();
     c->add_option("--data-root", data_root, "where datasets live");
     c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
@@ -61,12 +65,15 @@ void register_evaluate_command(CLI::App& app) {
         throw UserError(file + ": images are " + std::to_string(set.images.size(1)) + "x" +
                         std::to_string(set.images.size(2)) + "x" + std::to_string(set.images.size(3)) + " but " + ds +
                         " is " + std::to_string(sh.channels) + "x" + std::to_string(sh.height) + "x" + std::to_string(sh.width));
-      EvalSpec es = EvalSpec::from_json({{"protocol", protocol}, {"net", net}, {"epochs", epochs}, {"augment", augment}, {"runs", runs}});
+      json ej = {{"protocol", protocol}, {"net", net}, {"epochs", epochs}, {"augment", augment}, {"runs", runs}};
+      if (!ood.empty()) ej["ood"] = ood;  // EvalSpec says when the protocol takes none
+      EvalSpec es = EvalSpec::from_json(ej);
       // Seeds come from what is evaluated (the set's content, the data, the settings), never from
       // the file's name: a copied or renamed file gives the same numbers.
       const std::string eval_identity =
           short_hash(synset_content_hash(set) + "|" + data.identity + "|" + es.to_json().dump());
       std::vector<double> accs;
+      std::map<std::string, std::vector<double>> rows;  // the protocol's other rows (trustdd: OOD metrics)
       for (int64_t r = 0; r < runs; ++r) {
         long last = -1;
         auto progress = [&last, r](const std::string& phase, long done, long total) {
@@ -75,15 +82,21 @@ void register_evaluate_command(CLI::App& app) {
           last = pct;
         };
         const auto res = evaluate_once(set, data, es, derive_seed(eval_identity, static_cast<int>(seed + r), "evaluate"),
-                                       resolve_device(device), progress);
+                                       resolve_device(device), progress, "eval", lo);
         accs.push_back(res.accuracy);
         std::printf("run %lld: accuracy %.2f%% (train loss %.4f, %.1f s)\n", static_cast<long long>(r + 1), res.accuracy,
                     res.train_loss, res.seconds);
+        for (const auto& v : res.values)
+          if (v.metric != "accuracy") rows[v.metric].push_back(v.value);
       }
       const auto [m, s] = mean_std(accs);
       std::printf("%s on %s (%lld images, protocol %s, %s, %lld epochs): accuracy %.2f ± %.2f (n=%zu)\n", file.c_str(),
                   ds.c_str(), static_cast<long long>(set.size()), protocol.c_str(), net.c_str(),
                   static_cast<long long>(epochs), m, s, accs.size());
+      for (const auto& [row, values] : rows) {
+        const auto [rm, rs] = mean_std(values);
+        std::printf("  %-32s %.2f ± %.2f (n=%zu)\n", row.c_str(), rm, rs, values.size());
+      }
     }));
   }
 }

@@ -19,8 +19,7 @@ std::string number(double v) {
 
 // `reference: {cpu: {value: .., std: .., n: .., runs: [..], from: ".."}}` for one checked cell.
 std::string reference_line(const CellResult& r, const Store& store, const std::string& tier) {
-  const auto values = store.metric_values(r.distill_hash, r.eval_hash, r.cell->spec.value("metric", std::string("accuracy")),
-                                          r.jobs_expected);
+  const auto values = store.metric_values(r.distill_hash, r.eval_hash, r.metric_row, r.jobs_expected);
   std::string runs;
   for (double v : values) runs += (runs.empty() ? "" : ", ") + number(v);
   std::string from = "ddbench run";

@@ -56,7 +56,7 @@ TEST(Plan, CellsThatCannotRunSayWhy) {
   - {id: g, method: random, requires: [gpu]}
   - {id: p, method: random, requires: ["pretrained:stylegan-xl"]}
   - {id: o, method: random, metric: fpr95}
-  - {id: x, method: dsa, options: {lambda_oe: 0.5}}
+  - {id: x, method: dsa, options: {single_set: true}}
   - {id: n, method: random, eval: {net: ViT}}
   - {id: k, method: random, eval: {protocol: kd, net: ConvNetW32}}
 )");
@@ -71,7 +71,7 @@ TEST(Plan, CellsThatCannotRunSayWhy) {
   EXPECT_EQ(cells[3].status, Status::NeedsPretrained);
   EXPECT_EQ(cells[4].status, Status::Unimplemented);
   EXPECT_EQ(cells[5].status, Status::Unimplemented);  // planned for dsa in planned/trustdd.yaml
-  EXPECT_NE(cells[5].reason.find("lambda_oe"), std::string::npos) << cells[5].reason;
+  EXPECT_NE(cells[5].reason.find("single_set"), std::string::npos) << cells[5].reason;
   EXPECT_EQ(cells[6].status, Status::Unimplemented);
   EXPECT_EQ(cells[7].status, Status::Unimplemented);
   EXPECT_EQ(cells[7].reason, "eval protocol kd");

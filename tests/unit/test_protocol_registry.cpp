@@ -46,7 +46,9 @@ TEST(ProtocolRegistry, RegisteredPlannedAndUnknownNames) {
   EXPECT_NE(find_protocol("toy"), nullptr);
   EXPECT_TRUE(find_protocol("toy")->produces("accuracy@upside-down"));
   EXPECT_FALSE(find_protocol("toy")->produces("auroc"));
-  EXPECT_TRUE(protocol_registry().is_planned("trustdd"));
+  EXPECT_NE(find_protocol("trustdd"), nullptr);
+  EXPECT_TRUE(find_protocol("trustdd")->produces("auroc:energy@textures"));
+  EXPECT_TRUE(protocol_registry().is_planned("kd"));
   try {
     protocol_registry().get("nope");
     FAIL();
@@ -62,8 +64,11 @@ TEST(MetricRegistry, DirectionUnitAndKind) {
   ASSERT_NE(find_metric("unequalness"), nullptr);  // a set metric, in the same registry
   EXPECT_EQ(find_metric("unequalness")->kind, "set");
   EXPECT_FALSE(find_metric("unequalness")->higher_is_better);
-  EXPECT_EQ(find_metric("fpr95"), nullptr);  // planned: data, with its direction
-  EXPECT_EQ(metric_higher_is_better("fpr95"), std::optional<bool>(false));
+  ASSERT_NE(find_metric("fpr95"), nullptr);  // registered by the OOD metrics (trustdd protocol)
+  EXPECT_FALSE(find_metric("fpr95")->higher_is_better);
+  EXPECT_EQ(find_metric("accuracy_drop"), nullptr);  // planned: data, with its direction
+  EXPECT_EQ(metric_higher_is_better("accuracy_drop"), std::optional<bool>(false));
+  EXPECT_EQ(metric_base("fpr95:energy@mean"), "fpr95");
   EXPECT_FALSE(metric_higher_is_better("no-such-metric").has_value());
 }
 
