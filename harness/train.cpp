@@ -74,6 +74,17 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
   return last_loss;
 }
 
+torch::Tensor map_batches(NetImpl& net, const torch::Tensor& images, torch::Device device, int64_t batch,
+                          const std::function<torch::Tensor(const torch::Tensor&)>& fn) {
+  torch::NoGradGuard no_grad;
+  net.eval();
+  std::vector<torch::Tensor> out;
+  for (int64_t s = 0; s < images.size(0); s += batch)
+    out.push_back(fn(images.narrow(0, s, std::min(batch, images.size(0) - s)).to(device)).cpu());
+  net.train();
+  return torch::cat(out, 0);
+}
+
 double test_accuracy(NetImpl& net, const TensorSplit& split, torch::Device device, int64_t batch) {
   torch::NoGradGuard no_grad;
   net.eval();

@@ -40,6 +40,11 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
                         const TrainSchedule& schedule, const ProgressFn& progress = nullptr,
                         const std::string& phase = "train");
 
+// fn(batch) over `images` in batches of `batch` moved to `device`, the net in eval mode and no grad (train
+// mode again after); the outputs concatenated on the CPU. Embeddings, logits for OOD scores.
+torch::Tensor map_batches(NetImpl& net, const torch::Tensor& images, torch::Device device, int64_t batch,
+                          const std::function<torch::Tensor(const torch::Tensor&)>& fn);
+
 // Top-1 accuracy in percent over the whole split, eval mode, no grad.
 double test_accuracy(NetImpl& net, const TensorSplit& split, torch::Device device, int64_t batch = 256);
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "harness/nets/net.h"
+#include "harness/train.h"
 
 namespace ddb {
 
@@ -32,13 +33,7 @@ SyntheticSet noise_init(const DatasetInfo& info, int64_t ipc) {
 }
 
 torch::Tensor embed_all(NetImpl& net, const torch::Tensor& images, torch::Device device, int64_t batch) {
-  torch::NoGradGuard no_grad;
-  net.eval();
-  std::vector<torch::Tensor> out;
-  for (int64_t s = 0; s < images.size(0); s += batch)
-    out.push_back(net.embed(images.narrow(0, s, std::min(batch, images.size(0) - s)).to(device)).cpu());
-  net.train();
-  return torch::cat(out, 0);
+  return map_batches(net, images, device, batch, [&net](const torch::Tensor& x) { return net.embed(x); });
 }
 
 void check_finite(double loss, const std::string& what, int64_t iteration) {

@@ -19,14 +19,8 @@
 namespace ddb {
 namespace {
 
-torch::Tensor logits_of(NetImpl& net, const torch::Tensor& images, torch::Device device, int64_t batch = 256) {
-  torch::NoGradGuard no_grad;
-  net.eval();
-  std::vector<torch::Tensor> out;
-  for (int64_t s = 0; s < images.size(0); s += batch)
-    out.push_back(net.forward(images.narrow(0, s, std::min(batch, images.size(0) - s)).to(device)).cpu());
-  net.train();
-  return torch::cat(out, 0);
+torch::Tensor logits_of(NetImpl& net, const torch::Tensor& images, torch::Device device) {
+  return map_batches(net, images, device, 256, [&net](const torch::Tensor& x) { return net.forward(x); });
 }
 
 // Parameters and buffers, copied: the reference's torch.save(state_dict) of the best checkpoint.
