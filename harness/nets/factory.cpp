@@ -1,7 +1,9 @@
-// make_net / list_nets: the registry of architecture names (utils.py get_network's names).
+// make_net / list_nets: the registry of architecture names (utils.py get_network's names), held in the
+// one registry template (core/registry.h) like methods, protocols, metrics and dataset readers.
 #include <functional>
 #include <string>
 
+#include "core/registry.h"
 #include "harness/nets/modules.h"
 
 namespace ddb {
@@ -122,43 +124,37 @@ std::vector<Entry> build_registry() {
   return r;
 }
 
-const std::vector<Entry>& registry() {
-  static const std::vector<Entry> entries = build_registry();
-  return entries;
-}
-
-std::string valid_names() {
-  std::string out;
-  for (const auto& e : registry()) {
-    if (!out.empty()) out += ", ";
-    out += e.name;
-  }
-  return out;
+// The architectures are generated (depths, widths, norms), so they enter the registry in one call on
+// first use rather than through one static registration each.
+const Registry<Entry>& registry() {
+  static const Registry<Entry> nets = [] {
+    Registry<Entry> r("networks");
+    for (Entry& e : build_registry()) register_named(r, std::move(e));
+    return r;
+  }();
+  return nets;
 }
 
 }  // namespace
 
 Net make_net(const std::string& name, const ImageShape& shape, int64_t num_classes) {
-  for (const auto& e : registry()) {
-    if (e.name != name) continue;
-    if (shape.channels < 1 || shape.height < 1 || shape.width < 1) {
-      throw UserError("network " + name + ": invalid input shape " + std::to_string(shape.channels) + "x" +
-                      std::to_string(shape.height) + "x" + std::to_string(shape.width));
-    }
-    if (num_classes < 1) throw UserError("network " + name + ": num_classes must be >= 1");
-    try {
-      return e.build(shape, num_classes);
-    } catch (const UserError& err) {
-      throw UserError("network " + name + ": " + err.what());
-    }
+  const Entry& e = registry().get(name);  // unknown -> UserError listing the registered networks
+  if (shape.channels < 1 || shape.height < 1 || shape.width < 1) {
+    throw UserError("network " + name + ": invalid input shape " + std::to_string(shape.channels) + "x" +
+                    std::to_string(shape.height) + "x" + std::to_string(shape.width));
   }
-  throw UserError("unknown network '" + name + "'; valid names: " + valid_names());
+  if (num_classes < 1) throw UserError("network " + name + ": num_classes must be >= 1");
+  try {
+    return e.build(shape, num_classes);
+  } catch (const UserError& err) {
+    throw UserError("network " + name + ": " + err.what());
+  }
 }
 
 std::vector<NetDescription> list_nets() {
   std::vector<NetDescription> out;
-  out.reserve(registry().size());
-  for (const auto& e : registry()) out.push_back({e.name, e.description});
+  out.reserve(registry().items().size());
+  for (const auto& [name, e] : registry().items()) out.push_back({e.name, e.description});
   return out;
 }
 

@@ -7,16 +7,17 @@ ModifierRegistry& ModifierRegistry::instance() {
   return registry;
 }
 
-bool ModifierRegistry::add(ModifierInfo info) {
-  for (const auto& m : modifiers_)
-    if (m.name == info.name) throw std::logic_error("matching modifier '" + info.name + "' registered twice");
-  modifiers_.push_back(std::move(info));
-  return true;
+bool ModifierRegistry::add(ModifierInfo info) { return register_named(modifiers_, std::move(info)); }
+
+std::vector<ModifierInfo> ModifierRegistry::all() const {
+  std::vector<ModifierInfo> out;
+  for (const auto& [name, m] : modifiers_.items()) out.push_back(m);
+  return out;
 }
 
 std::vector<OptionSpec> ModifierRegistry::option_specs() const {
   std::vector<OptionSpec> out;
-  for (const auto& m : modifiers_)
+  for (const auto& [name, m] : modifiers_.items())
     for (OptionSpec spec : m.options) {
       spec.neutral_default = true;  // a modifier at its defaults is off (tests/unit/test_seam.cpp checks)
       out.push_back(std::move(spec));

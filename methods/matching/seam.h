@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/registry.h"
 #include "methods/method.h"
 
 namespace ddb {
@@ -48,19 +49,21 @@ struct ModifierInfo {
   std::function<std::unique_ptr<MatchingModifier>(const Options&)> make;
 };
 
+// A facade over the one registry template (core/registry.h). Modifiers apply in name order: static
+// registration order across files is unspecified, so name order is the one every build reproduces.
 class ModifierRegistry {
  public:
   static ModifierRegistry& instance();
   bool add(ModifierInfo info);
-  const std::vector<ModifierInfo>& all() const { return modifiers_; }
-  // Every option of every modifier, in registration order.
+  std::vector<ModifierInfo> all() const;  // in name order
+  // Every option of every modifier, in name order.
   std::vector<OptionSpec> option_specs() const;
 
  private:
-  std::vector<ModifierInfo> modifiers_;
+  Registry<ModifierInfo> modifiers_{"modifiers"};
 };
 
-// The modifiers one run has switched on, applied in registration order.
+// The modifiers one run has switched on, applied in name order.
 class MatchingSeam {
  public:
   MatchingSeam() = default;  // no modifiers: identity transform, sum, untouched gradient
