@@ -24,7 +24,10 @@ SyntheticSet distill_with_experts(const TrajectoryConfig& cfg, const DistillCont
   cache.ensure(cfg.num_experts, ctx.device, ctx.progress);
   ExpertSource source{cfg.num_experts, [&cache](int64_t i) { return cache.load(i).snapshots; }};
   SyntheticSet out = run_trajectory_matching(cfg, ctx, source);
-  out.meta["experts"] = {{"dir", cache.dir()}, {"count", cfg.num_experts}, {"spec", cache.spec().to_json()}};
+  out.meta["experts"] = {{"dir", cache.dir()},
+                         {"count", cfg.num_experts},
+                         {"spec", cache.spec().to_json()},
+                         {"trained_with", cache.trained_with(cfg.num_experts)}};
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <iterator>
 #include <mutex>
 
@@ -258,6 +259,29 @@ void ExpertCache::record_in_meta(int64_t index, const json& facts) const {
   }
   if (index >= 0) meta["experts"][std::to_string(index)] = facts;
   write_atomic(path, meta.dump(2) + "\n");
+}
+
+json ExpertCache::trained_with(int64_t count) const {
+  json meta = json::object();
+  if (std::ifstream in((fs::path(dir_) / "meta.json").string()); in) {
+    meta = json::parse(in, nullptr, false);
+    if (meta.is_discarded() || !meta.is_object()) meta = json::object();
+  }
+  std::set<std::string> devices;
+  std::set<int64_t> threads;
+  int64_t unrecorded = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const json facts = meta.contains("experts") ? meta["experts"].value(std::to_string(i), json()) : json();
+    if (!facts.is_object() || !facts.contains("threads")) {
+      ++unrecorded;
+      continue;
+    }
+    devices.insert(str_or(facts, "device", "?"));
+    threads.insert(facts.value("threads", int64_t{0}));
+  }
+  json out = {{"devices", devices}, {"threads", threads}};
+  if (unrecorded) out["unrecorded"] = unrecorded;
+  return out;
 }
 
 void ExpertCache::ensure(int64_t count, torch::Device device, const ProgressFn& progress) {

@@ -72,6 +72,10 @@ class ExpertCache {
   // UserError naming the file if it is missing or not a trajectory of this spec.
   Trajectory load(int64_t index) const;
   std::string path_of(int64_t index) const;
+  // How experts 0 .. count-1 were trained, from meta.json: the distinct devices and thread counts
+  // ({"devices": ["cpu"], "threads": [1]}; "unrecorded" entries for experts meta.json lost). CPU
+  // results depend on the thread count, so a distillation records it beside the experts' key.
+  json trained_with(int64_t count) const;
 
  private:
   void train_one(int64_t index, torch::Device device, const ProgressFn& progress, const std::string& phase) const;
