@@ -44,8 +44,11 @@ FolderListing list_annotated_folder(const std::string& images_dir, const std::st
                                     const std::vector<std::string>& classes, int64_t limit = -1);
 
 // Decodes every entry (in parallel) and resizes to size x size (bilinear, align_corners=false) when
-// needed. size <= 0 keeps the native size, which must then be the same for all images.
-RawImages decode_listing(const FolderListing& listing, int64_t size);
+// needed. size <= 0 keeps the native size, which must then be the same for all images. center_crop:
+// torchvision's Resize(size) + CenterCrop(size) instead: the shorter side scaled to size (antialiased
+// bilinear, the other side int(size * long / short) as torchvision computes it), then the centred
+// size x size window (offsets int(round((h - size) / 2)), likewise for w).
+RawImages decode_listing(const FolderListing& listing, int64_t size, bool center_crop = false);
 
 // RGB -> grey with PIL's convert("L") weights (ITU-R 601-2, fixed point): uint8 [N,3,H,W] -> [N,1,H,W].
 torch::Tensor rgb_to_grey(const torch::Tensor& rgb);

@@ -195,9 +195,10 @@ LoadedDataset load_flat_folder(const DatasetSpec& s, const DatasetExtra& x, cons
   DatasetInfo info = s.info;
   if (info.class_names.empty()) info.class_names = list.classes;
   if (x.subset_classes.empty()) info.num_classes = static_cast<int64_t>(list.classes.size());
-  RawImages test = decode_listing(list, s.info.shape.height);
+  RawImages test = decode_listing(list, s.info.shape.height, x.resize == "center_crop");
   if (s.info.shape.channels == 1) test.images = rgb_to_grey(test.images);
   canon += "flat-listing\t" + listing_digest(list) + "\n";
+  if (x.resize != "square") canon += "resize\t" + x.resize + "\n";
   return finish(s, std::move(info), empty_split(s.info.shape), std::move(test), opts, canon, verified, x);
 }
 
@@ -237,8 +238,9 @@ LoadedDataset load_folder(const DatasetSpec& s, const DatasetExtra& x, const Loc
     info.num_classes = static_cast<int64_t>(classes.size());
   }
   const int64_t size = s.info.shape.height;
-  RawImages train = decode_listing(train_list, size);
-  RawImages test = decode_listing(test_list, size);
+  RawImages train = decode_listing(train_list, size, x.resize == "center_crop");
+  RawImages test = decode_listing(test_list, size, x.resize == "center_crop");
+  if (x.resize != "square") canon += "resize\t" + x.resize + "\n";
   if (s.info.shape.channels == 1) {
     train.images = rgb_to_grey(train.images);
     test.images = rgb_to_grey(test.images);

@@ -159,6 +159,9 @@ ManifestEntry parse_entry(const std::string& file, const YAML::Node& node) {
     p.fail(p.field("role"), "role", "'" + x.role + "' is not one of train, ood, shifted, corrupted, transfer, auxiliary");
   }
   x.layout = p.str("layout", false);
+  x.resize = p.str("resize", false, "square");
+  if (x.resize != "square" && x.resize != "center_crop")
+    p.fail(p.field("resize"), "resize", "'" + x.resize + "' is not one of square, center_crop");
   x.source = p.str("source", false);
   x.check = p.str("check", false);
   x.note = p.str("note", false);

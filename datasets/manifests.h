@@ -19,6 +19,10 @@ struct DatasetExtra {
   std::string check;
   std::string note;
   std::vector<std::string> class_dirs;  // folder reader: directory (wnid) of label i; empty = sorted dirs
+  // folder reader: how images reach the spec's size. "square": bilinear straight to size x size;
+  // "center_crop": torchvision Resize(size) (shorter side to size, aspect kept, antialiased bilinear) then
+  // CenterCrop(size), as TrustDD loads Textures and Places365.
+  std::string resize = "square";
   std::string manifest;                 // the YAML file it came from; empty for built-ins
   int64_t line = 0;                     // 1-based line of the entry in `manifest`
   // classes_of: {dataset: BASE, classes: [i, ...]}: a class subset of another registered dataset, read

@@ -1,6 +1,7 @@
 #include "datasets/readers.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -326,7 +327,34 @@ FolderListing list_annotated_folder(const std::string& images_dir, const std::st
   return listing;
 }
 
-RawImages decode_listing(const FolderListing& listing, int64_t size) {
+namespace {
+
+// torchvision Resize(size) on the shorter side, then CenterCrop(size); uint8 [C,H,W] in and out.
+torch::Tensor resize_center_crop(const torch::Tensor& chw, int64_t size) {
+  namespace F = torch::nn::functional;
+  const int64_t h = chw.size(1), w = chw.size(2);
+  const int64_t nh = h <= w ? size : static_cast<int64_t>(size * h / w);
+  const int64_t nw = h <= w ? static_cast<int64_t>(size * w / h) : size;
+  torch::Tensor x = chw;
+  if (nh != h || nw != w)
+    x = F::interpolate(chw.unsqueeze(0).to(torch::kFloat), F::InterpolateFuncOptions()
+                                                               .size(std::vector<int64_t>{nh, nw})
+                                                               .mode(torch::kBilinear)
+                                                               .align_corners(false)
+                                                               .antialias(true))
+            .squeeze(0)
+            .round_()
+            .clamp_(0, 255)
+            .to(torch::kUInt8);
+  // Python's round(): halves to even (std::nearbyint in the default rounding mode).
+  const int64_t top = static_cast<int64_t>(std::nearbyint((nh - size) / 2.0));
+  const int64_t left = static_cast<int64_t>(std::nearbyint((nw - size) / 2.0));
+  return x.narrow(1, top, size).narrow(2, left, size).contiguous();
+}
+
+}  // namespace
+
+RawImages decode_listing(const FolderListing& listing, int64_t size, bool center_crop) {
   const int64_t n = static_cast<int64_t>(listing.entries.size());
   RawImages out;
   out.class_names = listing.classes;
@@ -350,7 +378,9 @@ RawImages decode_listing(const FolderListing& listing, int64_t size) {
           native[i] = chw;
           continue;
         }
-        if (chw.size(1) != size || chw.size(2) != size) {
+        if (center_crop) {
+          chw = resize_center_crop(chw, size);
+        } else if (chw.size(1) != size || chw.size(2) != size) {
           namespace F = torch::nn::functional;
           chw = F::interpolate(chw.unsqueeze(0).to(torch::kFloat),
                                F::InterpolateFuncOptions()

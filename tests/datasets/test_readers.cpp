@@ -300,3 +300,31 @@ TEST(DatasetReaders, AnnotatedFolder) {
   write_bytes(tmp / "bad.txt", "val_1.png\nval_9.png n1\n");
   EXPECT_THAT(error_of([&] { ddb::list_annotated_folder(images, tmp / "bad.txt", {"n1"}); }), HasSubstr("bad.txt:1"));
 }
+
+// TrustDD loads Textures and Places365 with torchvision Resize(32) + CenterCrop(32): the shorter side to
+// the size, then the centred window, Python's round() (halves to even) placing it.
+TEST(DatasetReaders, CenterCropKeepsTheCentredWindowAsTorchvision) {
+  TempDir tmp;
+  const std::string root = tmp / "root";
+  fs::create_directories(root + "/a");
+  // 6 high: no resize at size 6, only the crop. Widths 10 (offset 2), 11 (round(2.5) = 2, not 3), 9
+  // (round(1.5) = 2).
+  ddb::encode_png(root + "/a/w10.png", 10, 6, 3, gradient(10, 6, 3, 1));
+  ddb::encode_png(root + "/a/w11.png", 11, 6, 3, gradient(11, 6, 3, 2));
+  ddb::encode_png(root + "/a/w9.png", 9, 6, 3, gradient(9, 6, 3, 3));
+  const ddb::FolderListing list = ddb::list_image_folder(root);
+  ASSERT_EQ(list.entries.size(), 3u);
+  const ddb::RawImages r = ddb::decode_listing(list, 6, /*center_crop=*/true);
+  ASSERT_EQ(r.images.sizes(), (std::vector<int64_t>{3, 3, 6, 6}));
+  for (size_t i = 0; i < 3; ++i) {
+    const torch::Tensor full = ddb::decode_image(list.entries[i].path);
+    EXPECT_TRUE(torch::equal(r.images[static_cast<int64_t>(i)], full.narrow(2, 2, 6))) << list.entries[i].path;
+  }
+  // A taller image is scaled on its shorter side (12x24 -> 6x12, antialiased) and cropped vertically.
+  ddb::encode_png(root + "/a/tall.png", 12, 24, 3, gradient(12, 24, 3, 4));
+  const ddb::RawImages t = ddb::decode_listing(ddb::list_image_folder(root), 6, true);
+  ASSERT_EQ(t.images.sizes(), (std::vector<int64_t>{4, 3, 6, 6}));
+  // The square path stretches instead: a different image.
+  const ddb::RawImages sq = ddb::decode_listing(ddb::list_image_folder(root), 6, false);
+  EXPECT_FALSE(torch::equal(sq.images[0], t.images[0]));
+}
