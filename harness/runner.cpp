@@ -83,8 +83,7 @@ SyntheticSet distill_job(const Job& job, const LoadedDataset& loaded, const Runn
   const Options options(cfg.at("options"));
   torch::manual_seed(job.seed);
   DistillContext ctx{data, cfg.at("ipc").get<int64_t>(), cfg.at("distill_net").get<std::string>(), options, job.seed,
-                     opts.device, progress, opts.cache_dir, /*snapshot=*/nullptr, 0, 0};
-  ctx.load = opts.data;
+                     opts.device, progress, opts.cache_dir, /*snapshot=*/nullptr, 0, 0, /*load=*/opts.data};
   // best_iter: the set at each evaluation point is saved beside the final one (FILE.it<N>.pt).
   // Saving draws no random numbers, so the final set is the same with or without them.
   const json points = snapshot_spec(job);
