@@ -149,9 +149,11 @@ void write_reports(const ReportInput& in, const std::string& dir, const std::str
 
 std::string report_name_for(const std::vector<std::string>& args) {
   if (args.size() == 1) {
-    fs::path p(args[0]);
-    if (fs::is_directory(p)) return p.filename().string();
-    return p.stem().string();
+    // "suites/trustdd/cpu/" names the directory too (its filename() is empty: the report was ".md").
+    fs::path p = fs::path(args[0]).lexically_normal();
+    if (!p.has_filename()) p = p.parent_path();
+    const std::string name = fs::is_directory(p) ? p.filename().string() : p.stem().string();
+    if (!name.empty() && name != "." && name != "..") return name;
   }
   return "leaderboard";
 }
