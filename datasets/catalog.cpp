@@ -182,6 +182,10 @@ void resolve_subset(DatasetSpec& s, DatasetExtra& x, const DatasetSpec& base, co
   if (s.info.mean.empty()) {
     s.info.mean = base.info.mean;
     s.info.std = base.info.std;
+  } else if (static_cast<int64_t>(s.info.mean.size()) != base.info.shape.channels ||
+             static_cast<int64_t>(s.info.std.size()) != base.info.shape.channels) {
+    fail("its own mean/std need one value per channel of '" + base.name + "' (" +
+         std::to_string(base.info.shape.channels) + ")");
   }
   s.info.class_names.clear();
   for (int64_t k : x.subset_classes) {

@@ -199,11 +199,14 @@ ManifestEntry parse_entry(const std::string& file, const YAML::Node& node) {
   const bool needs_stats = needs_files && x.role == "train";  // a subset inherits its base's
   info.mean = p.numbers("mean", needs_stats);
   info.std = p.numbers("std", needs_stats);
-  if (!info.mean.empty() && static_cast<int64_t>(info.mean.size()) != info.shape.channels) {
+  // A subset without a shape of its own gets its base's; resolve_subset (catalog.cpp) checks its
+  // statistics against that.
+  const bool shape_from_base = subset && info.shape.channels == 0;
+  if (!shape_from_base && !info.mean.empty() && static_cast<int64_t>(info.mean.size()) != info.shape.channels) {
     p.fail(p.field("mean"), "mean", "has " + std::to_string(info.mean.size()) + " values for " +
                                         std::to_string(info.shape.channels) + " channels");
   }
-  if (!info.std.empty() && static_cast<int64_t>(info.std.size()) != info.shape.channels) {
+  if (!shape_from_base && !info.std.empty() && static_cast<int64_t>(info.std.size()) != info.shape.channels) {
     p.fail(p.field("std"), "std", "has " + std::to_string(info.std.size()) + " values for " +
                                       std::to_string(info.shape.channels) + " channels");
   }
