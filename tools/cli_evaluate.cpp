@@ -26,6 +26,7 @@ void register_evaluate_command(CLI::App& app) {
     static int threads = 0, index = 0;
     static bool zca = false;
     static std::vector<std::string> ood;
+    static int64_t test_every = 0, keep_from = -1;
     c->add_option("file", file, "tensor file: {'images','labels'} dict, (images, labels) pair, or list of pairs")->required();
     c->add_option("--dataset", dataset, "dataset whose test split is used (default: the sidecar's)");
     c->add_option("--protocol", protocol, "eval protocol (ddbench list protocols)")->capture_default_str();
@@ -37,6 +38,10 @@ void register_evaluate_command(CLI::App& app) {
     c->add_option("--ood", ood,
                   "protocol trustdd: OOD test sets to score the trained nets against (gaussian-noise, uniform-noise, or "
                   "dataset names: ddbench list datasets); a set with outliers ('outliers' in the file) trains with OE");
+    c->add_option("--test-every", test_every, "protocol trustdd: test accuracy every N epochs (default 50)");
+    c->add_option("--keep-from", keep_from,
+                  "protocol trustdd: the best-test-accuracy model from this epoch on is scored (default 100; none "
+                  "before it: the last epoch's model)");
     c->add_option("--index", index, "which set of a list of (images, labels) pairs")->capture_default_str();
     c->add_option("--data-root", data_root, "where datasets live");
     c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
@@ -67,6 +72,8 @@ void register_evaluate_command(CLI::App& app) {
                         " is " + std::to_string(sh.channels) + "x" + std::to_string(sh.height) + "x" + std::to_string(sh.width));
       json ej = {{"protocol", protocol}, {"net", net}, {"epochs", epochs}, {"augment", augment}, {"runs", runs}};
       if (!ood.empty()) ej["ood"] = ood;  // EvalSpec says when the protocol takes none
+      if (test_every > 0) ej["test_every"] = test_every;
+      if (keep_from >= 0) ej["keep_from"] = keep_from;
       EvalSpec es = EvalSpec::from_json(ej);
       // Seeds come from what is evaluated (the set's content, the data, the settings), never from
       // the file's name: a copied or renamed file gives the same numbers.
