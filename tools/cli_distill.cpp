@@ -62,7 +62,9 @@ void register_distill_command(CLI::App& app) {
         last = pct;
       };
       const SyntheticSet set = distill_job(job, data, ro, progress, out);
-      std::cerr << "wrote " << out << " (" << set.size() << " images, distillation " << job.distill_key() << ") and "
+      std::cerr << "wrote " << out << " (" << set.size() << " images"
+                << (set.outliers.defined() ? " + " + std::to_string(set.outliers.size(0)) + " outliers" : std::string())
+                << ", distillation " << job.distill_key() << ") and "
                 << out << ".json\n";
     }));
   }
