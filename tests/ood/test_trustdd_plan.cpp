@@ -10,11 +10,7 @@ using namespace ddb;
 
 namespace {
 Suite trustdd_suite(const std::string& cells) {
-  const auto dir = ddb::testing_support::temp_dir("trustdd-plan");
-  const std::string text = std::string(R"(id: t.trustdd
-source: {paper: demo}
-defaults:
-  dataset: toy28
+  return ddb::testing_support::suite_with("t.trustdd", R"(  dataset: toy28
   method: dsa
   ipc: 1
   distill_net: ConvNetW32
@@ -23,17 +19,9 @@ defaults:
   seeds: 1
   metric: auroc
   paper: {value: 50}
-tiers:
-  cpu: {}
-cells:
-)") + cells;
-  return load_suite(ddb::testing_support::write_file(dir / "s.yaml", text));
+)", cells);
 }
-PlanEnv cpu() {
-  PlanEnv e;
-  e.tier = "cpu";
-  return e;
-}
+PlanEnv cpu() { return ddb::testing_support::cpu_env(); }
 }  // namespace
 
 TEST(TrustddPlan, OeWhoseAuxiliarySetIsATestOodSetIsAClearError) {

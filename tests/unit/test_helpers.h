@@ -5,6 +5,7 @@
 #include <random>
 #include <string>
 
+#include "harness/plan.h"
 #include "harness/store.h"
 
 namespace ddb::testing_support {
@@ -33,6 +34,21 @@ inline std::string write_file(const std::filesystem::path& path, const std::stri
   std::filesystem::create_directories(path.parent_path());
   std::ofstream(path) << text;
   return path.string();
+}
+
+// A suite file `id` with the given `defaults` block (YAML lines indented two spaces), a cpu profile and
+// `cells` (YAML list items), written to a temporary directory and loaded.
+inline Suite suite_with(const std::string& id, const std::string& defaults, const std::string& cells) {
+  const auto dir = temp_dir(id);
+  const std::string text = "id: " + id + "\nsource: {paper: demo}\ndefaults:\n" + defaults +
+                           "tiers:\n  cpu: {}\ncells:\n" + cells;
+  return load_suite(write_file(dir / "s.yaml", text));
+}
+
+inline PlanEnv cpu_env() {
+  PlanEnv e;
+  e.tier = "cpu";
+  return e;
 }
 
 }  // namespace ddb::testing_support

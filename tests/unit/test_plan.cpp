@@ -8,28 +8,16 @@ using namespace ddb;
 
 namespace {
 Suite suite_from(const std::string& cells) {
-  const auto dir = ddb::testing_support::temp_dir("plan");
-  const std::string text = std::string(R"(id: t.plan
-source: {paper: demo}
-defaults:
-  dataset: toy28
+  return ddb::testing_support::suite_with("t.plan", R"(  dataset: toy28
   ipc: 1
   distill_net: ConvNetW32
   eval: {protocol: dc, net: ConvNetW32, epochs: 2, runs: 1}
   seeds: 2
   metric: accuracy
   paper: {value: 50}
-tiers:
-  cpu: {}
-cells:
-)") + cells;
-  return load_suite(ddb::testing_support::write_file(dir / "s.yaml", text));
+)", cells);
 }
-PlanEnv cpu() {
-  PlanEnv e;
-  e.tier = "cpu";
-  return e;
-}
+PlanEnv cpu() { return ddb::testing_support::cpu_env(); }
 }  // namespace
 
 TEST(Plan, SeedsAreDerivedFromTheConfigurationNotTheClock) {
