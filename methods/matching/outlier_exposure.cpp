@@ -103,6 +103,29 @@ torch::Tensor OutlierSource::sample(int64_t slot, int64_t n) {
   return ((b.images - mean) / std).contiguous();
 }
 
+torch::Tensor OutlierSource::sample_pool(int64_t n) {
+  if (o_.oe) {
+    const int64_t total = block_ * slots_;
+    const torch::Tensor idx = torch::randperm(total, torch::kLong).narrow(0, 0, std::min(n, total));
+    return aux_.index_select(0, idx);
+  }
+  // Each image one corruption, drawn uniformly; the groups are corrupted together and shuffled back.
+  const int64_t k = static_cast<int64_t>(corruptions_.size());
+  const torch::Tensor which = torch::randint(0, k, {n}, torch::kLong);
+  std::vector<torch::Tensor> parts;
+  for (int64_t c = 0; c < k; ++c) {
+    const int64_t m = which.eq(c).sum().item<int64_t>();
+    if (m > 0) parts.push_back(sample(c, m));
+  }
+  const torch::Tensor all = torch::cat(parts, 0);
+  return all.index_select(0, torch::randperm(all.size(0), torch::kLong));
+}
+
+json OutlierSource::identity() const {
+  if (o_.oe) return {{"kind", "oe"}, {"oe_data", o_.oe_data}, {"identity", aux_identity_}, {"images", block_ * slots_}};
+  return {{"kind", "poe"}, {"corruptions", corruptions_}, {"dataset", data_.identity}};
+}
+
 json OutlierSource::describe() const {
   if (o_.oe)
     return {{"kind", "oe"}, {"oe_data", o_.oe_data}, {"identity", aux_identity_}, {"per_slot", block_},

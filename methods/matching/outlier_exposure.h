@@ -45,8 +45,13 @@ class OutlierSource {
   //        corruption, normalised again (digit flips leave some digits out, so fewer may come back);
   //   OE : n random images of the slot's block of the auxiliary set.
   torch::Tensor sample(int64_t slot, int64_t n);
+  // n real outliers of the whole pool, every slot's source mixed (TrustDD's T_out as one loader: POE's
+  // corruptions of the whole training set, OE's whole auxiliary set): expert training (Eq. 10).
+  torch::Tensor sample_pool(int64_t n);
   // For the set's metadata: what T_out is.
   json describe() const;
+  // What T_out is, for keys (the expert cache): the source and its settings, no prose.
+  json identity() const;
 
  private:
   const LoadedDataset& data_;

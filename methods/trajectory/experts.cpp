@@ -137,7 +137,7 @@ torch::Tensor sharpness_aware_step(NetImpl& net, torch::optim::SGD& opt, const t
 }
 
 json ExpertSpec::to_json() const {
-  return json{{"net", net},
+  json j{{"net", net},
               {"epochs", epochs},
               {"lr", lr},
               {"momentum", momentum},
@@ -149,6 +149,11 @@ json ExpertSpec::to_json() const {
               {"sam_alpha", sam_alpha},
               {"sam_adaptive", sam_adaptive},
               {"images_per_class", images_per_class}};
+  if (lambda_oe > 0) {
+    j["lambda_oe"] = lambda_oe;
+    j["outliers"] = outliers;
+  }
+  return j;
 }
 
 torch::Tensor flatten_parameters(NetImpl& net) {
@@ -315,6 +320,9 @@ void ExpertCache::train_one(int64_t index, torch::Device device, const ProgressF
   const torch::Tensor images = train_.images.to(device);
   const torch::Tensor labels = train_.labels.to(device);
   const int64_t n = images.size(0);
+  const bool oe = spec_.lambda_oe > 0;
+  if (oe && !outlier_sampler_) throw std::logic_error("ExpertCache: an OE spec needs set_outlier_sampler");
+  if (oe && spec_.sam_rho > 0) throw UserError("experts: outlier exposure with sharpness-aware training is not implemented");
   double last_loss = 0;
   for (int64_t ep = 0; ep < spec_.epochs; ++ep) {
     const torch::Tensor perm = torch::randperm(n, torch::kLong);
@@ -326,7 +334,16 @@ void ExpertCache::train_one(int64_t index, torch::Device device, const ProgressF
       const torch::Tensor y = labels.index_select(0, idx);
       if (dsa.enabled()) x = dsa(x, -1);  // seed -1: per-sample parameters, as in buffer.py
       torch::Tensor loss;
-      if (spec_.sam_rho > 0) {
+      if (oe) {  // TrustDD epoch_oe: a batch of outliers beside the real one, augmented on its own
+        torch::Tensor xo = outlier_sampler_(idx.size(0)).to(device);
+        if (dsa.enabled()) xo = dsa(xo, -1);
+        const torch::Tensor logits = net->forward(torch::cat({x, xo}, 0));
+        loss = torch::nn::functional::cross_entropy(logits.narrow(0, 0, x.size(0)), y) +
+               spec_.lambda_oe * uniform_cross_entropy(logits.narrow(0, x.size(0), xo.size(0)));
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+      } else if (spec_.sam_rho > 0) {
         loss = sharpness_aware_step(*net, opt, x, y, spec_.sam_rho, spec_.sam_alpha, spec_.sam_adaptive);
       } else {
         loss = cross_entropy(*net, x, y);

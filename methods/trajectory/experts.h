@@ -2,6 +2,7 @@
 // trained on the real data with their parameters snapshotted after every epoch, cached on disk
 // by content (dataset identity incl. ZCA + training spec) and shared by every run that needs them.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,12 @@ struct ExpertSpec {
   double sam_alpha = 0.0;       // GSAM surrogate-gap weight; 0 = SAM. Needs sam_rho > 0
   bool sam_adaptive = false;    // ASAM-style perturbation scaled by |theta| (GSAM adaptive=True). Needs sam_rho > 0
   int64_t images_per_class = 0; // 0 = the whole training split (reference); >0 = a fixed subset (cpu tier)
+  // TrustDD (Eq. 10, "L_T replaces L_ce ... the expert trajectories of MTT"): experts trained on
+  // CE(real batch) + lambda_oe * H(U; f(outlier batch)), the outliers from the cache's sampler.
+  // `outliers` says what they are (part of the key); in to_json() only when lambda_oe > 0, so the keys of
+  // plain experts stay.
+  double lambda_oe = 0.0;
+  json outliers;
   json to_json() const;
 };
 
@@ -72,6 +79,8 @@ class ExpertCache {
   // UserError naming the file if it is missing or not a trajectory of this spec.
   Trajectory load(int64_t index) const;
   std::string path_of(int64_t index) const;
+  // The real outliers of an OE spec (n at a time, global RNG); required when spec().lambda_oe > 0.
+  void set_outlier_sampler(std::function<torch::Tensor(int64_t n)> sampler) { outlier_sampler_ = std::move(sampler); }
   // How experts 0 .. count-1 were trained, from meta.json: the distinct devices and thread counts
   // ({"devices": ["cpu"], "threads": [1]}; "unrecorded" entries for experts meta.json lost). CPU
   // results depend on the thread count, so a distillation records it beside the experts' key.
@@ -86,6 +95,7 @@ class ExpertCache {
   ExpertSpec spec_;
   std::string key_, dir_;
   int64_t params_ = 0;
+  std::function<torch::Tensor(int64_t)> outlier_sampler_;
 };
 
 }  // namespace ddb

@@ -8,12 +8,14 @@
 #include <mutex>
 
 #include "harness/nets/net.h"
+#include "harness/train.h"
 #include "methods/common.h"
+#include "methods/matching/outlier_exposure.h"
 
 namespace ddb {
 
 std::vector<OptionSpec> trajectory_option_specs() {
-  return {
+  std::vector<OptionSpec> specs{
       {"iterations", "int", 5000, "distillation iterations (reference --Iteration): the set after them, the one the reference evaluates"},
       {"syn_steps", "int", 20, "student SGD steps on the synthetic set per iteration"},
       {"expert_epochs", "int", 2, "expert epochs the student's syn_steps are matched to (target = start + this)"},
@@ -34,6 +36,9 @@ std::vector<OptionSpec> trajectory_option_specs() {
        "DSA strategy for the student steps and the experts; empty = dataset default, none = no augmentation"},
       {"momentum", "float", 0.5, "momentum of the pixel, lr (and label) optimisers"},
   };
+  // TrustDD OE / POE on the student and its experts (Tables 4, 6, A13).
+  for (auto& spec : outlier_option_specs()) specs.push_back(std::move(spec));
+  return specs;
 }
 
 namespace {
@@ -121,14 +126,22 @@ torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& ta
 
 // The student's cross-entropy on one step's minibatch: the seam's transform (FYI doubles the batch),
 // then per-sample DSA (non-Siamese, as distill.py's DiffAugment without a seed).
+// With outliers (TrustDD, `out` defined and lambda > 0): an outlier minibatch beside it, augmented on
+// its own, one forward over both, loss CE(in) + lambda * H(U; f(out)) as TrustDD's epoch_oe.
 torch::Tensor step_loss(ParamBinding& student, const torch::Tensor& images, const torch::Tensor& targets,
-                        const torch::Tensor& theta, const torch::Tensor& idx, const UnrollSettings& st) {
+                        const torch::Tensor& theta, const torch::Tensor& idx, const UnrollSettings& st,
+                        const torch::Tensor& out = {}, const torch::Tensor& idx_out = {}, double lambda = 0) {
   const torch::Tensor i = idx.to(images.device());
   SynBatch b{images.index_select(0, i), targets.index_select(0, i)};
   if (st.seam) b = st.seam->transform_synthetic(std::move(b));
   torch::Tensor x = b.images;
   if (st.dsa && st.dsa->enabled()) x = (*st.dsa)(x, -1);
-  return cross_entropy(student.forward(theta, x), b.labels);
+  if (!out.defined() || lambda <= 0) return cross_entropy(student.forward(theta, x), b.labels);
+  torch::Tensor xo = out.index_select(0, idx_out.to(out.device()));
+  if (st.dsa && st.dsa->enabled()) xo = (*st.dsa)(xo, -1);
+  const torch::Tensor logits = student.forward(theta, torch::cat({x, xo}, 0));
+  const int64_t n = x.size(0);
+  return cross_entropy(logits.narrow(0, 0, n), b.labels) + lambda * uniform_cross_entropy(logits.narrow(0, n, xo.size(0)));
 }
 
 // distill.py: mse_loss(θ_N, θ*, sum) / P divided by mse_loss(θ_start, θ*, sum) / P (the 1/P cancels;
@@ -150,21 +163,29 @@ void add_grad(const torch::Tensor& leaf, const torch::Tensor& g) {
     leaf.mutable_grad() = g.detach().clone();
 }
 
+bool learns_labels(const SyntheticState& s) { return s.label_logits.defined() && s.label_logits.requires_grad(); }
+bool has_outliers(const SyntheticState& s) { return s.outliers.defined() && s.lambda_oe > 0; }
+
+// images, syn_lr, then [label_logits], then [outliers].
 std::vector<torch::Tensor> learnable(const SyntheticState& s) {
   std::vector<torch::Tensor> v{s.images, s.syn_lr};
-  if (s.label_logits.defined() && s.label_logits.requires_grad()) v.push_back(s.label_logits);
+  if (learns_labels(s)) v.push_back(s.label_logits);
+  if (has_outliers(s)) v.push_back(s.outliers);
   return v;
 }
 
 double unrolled(ParamBinding& student, SyntheticState& s, const torch::Tensor& start, const torch::Tensor& target,
                 const UnrollSettings& st) {
   ChunkSampler sampler(s.images.size(0), st.batch_syn);
+  ChunkSampler out_sampler(has_outliers(s) ? s.outliers.size(0) : 1, st.batch_syn);
   const torch::Tensor targets = s.targets();
   // distill.py: student_params[0] requires grad so that autograd.grad(ce, θ_i, create_graph=True)
   // can be taken at every step; the chain θ_{i+1} = θ_i − lr·g_i stays in the graph.
   torch::Tensor theta = start.detach().clone().requires_grad_(true);
   for (int64_t step = 0; step < st.syn_steps; ++step) {
-    const torch::Tensor ce = step_loss(student, s.images, targets, theta, sampler.next(), st);
+    const torch::Tensor idx = sampler.next();
+    const torch::Tensor idx_out = has_outliers(s) ? out_sampler.next() : torch::Tensor();
+    const torch::Tensor ce = step_loss(student, s.images, targets, theta, idx, st, s.outliers, idx_out, s.lambda_oe);
     const torch::Tensor g = torch::autograd::grad({ce}, {theta}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
     theta = theta - s.syn_lr * g;
   }
@@ -194,17 +215,22 @@ double adjoint(ParamBinding& student, SyntheticState& s, const torch::Tensor& st
     gen.set_state(state);
   };
   ChunkSampler sampler(s.images.size(0), st.batch_syn);
+  ChunkSampler out_sampler(has_outliers(s) ? s.outliers.size(0) : 1, st.batch_syn);
   const torch::Tensor eta = s.syn_lr.detach();
   std::vector<torch::Tensor> thetas{start.detach()};
-  std::vector<torch::Tensor> indices, rng_states;
+  std::vector<torch::Tensor> indices, indices_out, rng_states;
+  const torch::Tensor no_outliers;
   {
     const torch::Tensor images = s.images.detach();
     const torch::Tensor targets = s.targets().detach();
+    const torch::Tensor outliers = has_outliers(s) ? s.outliers.detach() : no_outliers;
     for (int64_t step = 0; step < st.syn_steps; ++step) {
       indices.push_back(sampler.next());
+      indices_out.push_back(has_outliers(s) ? out_sampler.next() : torch::Tensor());
       rng_states.push_back(save_rng());  // the augmentation's draws start here
       const torch::Tensor theta = thetas.back().detach().requires_grad_(true);
-      const torch::Tensor ce = step_loss(student, images, targets, theta, indices.back(), st);
+      const torch::Tensor ce =
+          step_loss(student, images, targets, theta, indices.back(), st, outliers, indices_out.back(), s.lambda_oe);
       const torch::Tensor g = torch::autograd::grad({ce}, {theta})[0];
       thetas.push_back((theta.detach() - eta * g).detach());
     }
@@ -215,21 +241,27 @@ double adjoint(ParamBinding& student, SyntheticState& s, const torch::Tensor& st
   const torch::Tensor loss = match_loss(theta_n, start, target, st.seam);
   torch::Tensor a = torch::autograd::grad({loss}, {theta_n})[0].detach();
 
-  const auto inputs = learnable(s);  // images, syn_lr, [label_logits]
+  const auto inputs = learnable(s);  // images, syn_lr, [label_logits], [outliers]
+  // What the per-step gradient depends on besides θ: every learnable but syn_lr (its term is d_eta).
+  std::vector<torch::Tensor> wrt_inputs;
+  std::vector<size_t> slot_of;
+  for (size_t k = 0; k < inputs.size(); ++k)
+    if (k != 1) wrt_inputs.push_back(inputs[k]), slot_of.push_back(k);
   std::vector<torch::Tensor> sums(inputs.size());
   torch::Tensor d_eta = torch::zeros_like(eta);
   for (int64_t step = st.syn_steps - 1; step >= 0; --step) {
     restore_rng(rng_states[step]);
     const torch::Tensor theta = thetas[step].detach().requires_grad_(true);
-    const torch::Tensor ce = step_loss(student, s.images, s.targets(), theta, indices[step], st);
+    const torch::Tensor ce = step_loss(student, s.images, s.targets(), theta, indices[step], st,
+                                       has_outliers(s) ? s.outliers : no_outliers, indices_out[step], s.lambda_oe);
     const torch::Tensor g = torch::autograd::grad({ce}, {theta}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
     d_eta = d_eta - (a * g.detach()).sum();
-    std::vector<torch::Tensor> wrt{theta, s.images};
-    if (inputs.size() > 2) wrt.push_back(inputs[2]);
+    std::vector<torch::Tensor> wrt{theta};
+    wrt.insert(wrt.end(), wrt_inputs.begin(), wrt_inputs.end());
     const auto gr = torch::autograd::grad({(g * a).sum()}, wrt, {}, false, false, /*allow_unused=*/true);
     for (size_t k = 1; k < wrt.size(); ++k) {
       if (!gr[k].defined()) continue;
-      const size_t slot = k == 1 ? 0 : 2;
+      const size_t slot = slot_of[k - 1];
       const torch::Tensor term = -eta * gr[k].detach();
       sums[slot] = sums[slot].defined() ? sums[slot] + term : term;
     }
@@ -312,7 +344,8 @@ class TrajectoryStore {
 
 SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillContext& ctx,
                                      const ExpertSource& experts,
-                                     const std::function<void(int64_t, const torch::Tensor&)>& observer) {
+                                     const std::function<void(int64_t, const torch::Tensor&)>& observer,
+                                     OutlierSource* outliers) {
   const auto& info = ctx.data.info;
   if (cfg.res != 0 && (cfg.res != info.shape.height || cfg.res != info.shape.width))
     throw UserError(cfg.method + ": option res = " + std::to_string(cfg.res) + " but " + info.name + " images are " +
@@ -357,6 +390,16 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
     if (cfg.soft_labels == SoftLabels::Learned) s.label_logits.requires_grad_(true);
   }
 
+  // TrustDD on the student: S_out initialised like the images (real outliers of each slot, or noise),
+  // optimised with the images' lr and momentum (TrustDD's MTT/TESLA code is not released; its DSA code
+  // gives S_out the images' optimiser settings).
+  std::unique_ptr<torch::optim::SGD> opt_out;
+  if (outliers) {
+    s.outliers = outlier_init(*outliers, info, ctx.ipc, cfg.pix_init != "noise").to(ctx.device).detach().requires_grad_(true);
+    s.lambda_oe = outlier_options(ctx.options, info.name).lambda_oe;
+    opt_out = std::make_unique<torch::optim::SGD>(std::vector<torch::Tensor>{s.outliers},
+                                                  torch::optim::SGDOptions(cfg.lr_img).momentum(cfg.momentum));
+  }
   torch::optim::SGD opt_img({s.images}, torch::optim::SGDOptions(cfg.lr_img).momentum(cfg.momentum));
   torch::optim::SGD opt_lr({s.syn_lr}, torch::optim::SGDOptions(cfg.lr_lr).momentum(cfg.momentum));
   std::unique_ptr<torch::optim::SGD> opt_label;
@@ -386,6 +429,7 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
     cur.images = (ema ? ema->value() : s.images).detach().cpu().clone();
     cur.labels = s.label_logits.defined() ? torch::softmax(s.label_logits.detach(), 1).cpu() : init.labels;
     cur.learned_lr = s.syn_lr.detach().cpu().clone();
+    if (s.outliers.defined()) cur.outliers = s.outliers.detach().cpu().clone();
     return cur;
   };
   // `for it in range(0, args.Iteration+1)` evaluates at the top of `it == Iteration`, after Iteration
@@ -401,6 +445,7 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
     opt_img.zero_grad();
     opt_lr.zero_grad();
     if (opt_label) opt_label->zero_grad();
+    if (opt_out) opt_out->zero_grad();
     last = trajectory_meta_gradient(student, s, traj[start_epoch], traj[start_epoch + cfg.expert_epochs], st);
     if (it == 0) first = last;
     check_finite(last, cfg.method + " trajectory matching", it);
@@ -408,6 +453,10 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
     opt_img.step();
     opt_lr.step();
     if (opt_label) opt_label->step();
+    if (opt_out) {
+      seam.on_pixel_gradient(s.outliers);
+      opt_out->step();
+    }
     if (ema) ema->update(s.images);
     if (observer) observer(it, s.images.detach());
     report(ctx.progress, "distill", it + 1, cfg.iterations);
@@ -430,6 +479,10 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   if (ema) {
     out.meta["stored_images"] = "ema";
     out.meta["ema_decay"] = cfg.ema_decay;
+  }
+  if (outliers) {
+    out.meta["outliers"] = outliers->describe();
+    out.meta["outliers"]["matching"] = "student loss CE(S_in) + lambda_oe * H(U; f(S_out)) (paper Eq. 11); S_out gets the trajectory loss's gradient";
   }
   out.meta["dsa_strategy"] = dsa.strategy();
   out.meta["eval_it"] = cfg.eval_it;

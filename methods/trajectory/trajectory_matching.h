@@ -63,6 +63,10 @@ struct SyntheticState {
   torch::Tensor hard_labels;   // int64 [N], class-major
   torch::Tensor label_logits;  // [N,K] (soft labels) or undefined; a leaf requiring grad when learned
   torch::Tensor syn_lr;        // 0-d leaf, requires grad
+  // TrustDD OE / POE on the student (paper Eq. 11): unlabelled outliers S_out [M,C,H,W] (a leaf
+  // requiring grad) and the weight of H(U; f(S_out)) in each student step's loss; undefined / 0 = off.
+  torch::Tensor outliers;
+  double lambda_oe = 0;
 
   // Training targets of the student: hard labels, or softmax(label_logits) (probabilities).
   torch::Tensor targets() const;
@@ -111,9 +115,12 @@ struct ExpertSource {
 
 // The whole distillation. `observer` (tests) sees the images before the first update (iteration -1)
 // and the optimised images after every update.
+// `outliers` (TrustDD): the real outliers S_out is initialised from; S_out is optimised like the images.
+class OutlierSource;
 SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillContext& ctx,
                                      const ExpertSource& experts,
-                                     const std::function<void(int64_t, const torch::Tensor&)>& observer = nullptr);
+                                     const std::function<void(int64_t, const torch::Tensor&)>& observer = nullptr,
+                                     OutlierSource* outliers = nullptr);
 
 // distill() of mtt/tesla/ftd: trains or loads the experts (methods/trajectory/experts.h ExpertCache, spec from
 // the options), then runs the loop.

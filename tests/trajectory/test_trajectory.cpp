@@ -8,8 +8,11 @@
 #include "harness/eval_protocol.h"
 #include "harness/plan.h"
 #include "harness/nets/net.h"
+#include "methods/matching/outlier_exposure.h"
+#include "methods/trajectory/experts.h"
 #include "methods/trajectory/param_binding.h"
 #include "methods/trajectory/trajectory_matching.h"
+#include "../unit/test_helpers.h"
 
 using namespace ddb;
 
@@ -110,7 +113,8 @@ struct Problem {
 };
 
 // 2 classes x IPC 2 random images, a random start and a nearby target, in `dtype`.
-Problem make_problem(NetImpl& net, const ImageShape& shape, torch::Dtype dtype, bool learned_labels) {
+Problem make_problem(NetImpl& net, const ImageShape& shape, torch::Dtype dtype, bool learned_labels,
+                     bool outliers = false) {
   torch::manual_seed(11);
   ParamBinding b(net);
   Problem p;
@@ -120,23 +124,29 @@ Problem make_problem(NetImpl& net, const ImageShape& shape, torch::Dtype dtype, 
   p.state.hard_labels = torch::tensor({0, 0, 1, 1}, torch::kLong);
   p.state.syn_lr = torch::tensor(0.05, dtype).requires_grad_(true);
   if (learned_labels) p.state.label_logits = torch::randn({4, 2}, dtype).requires_grad_(true);
+  if (outliers) {  // TrustDD's S_out beside them
+    p.state.outliers = torch::randn({4, shape.channels, shape.height, shape.width}, dtype).requires_grad_(true);
+    p.state.lambda_oe = 0.5;
+  }
   return p;
 }
 
 struct Grads {
   double loss;
-  torch::Tensor images, lr, labels;
+  torch::Tensor images, lr, labels, outliers;
 };
 
 // The meta-gradient of a fixed tiny problem (float64, ConvNetW32 on 3x8x8, 2 classes x IPC 2,
 // 3 steps of batch 2). `eta_shift` / `image_shift` perturb the lr and the images (finite differences).
 Grads meta_gradient(MetaGradient mode, const std::string& strategy, bool learned_labels, uint64_t seed,
-                    double eta_shift = 0, const torch::Tensor& image_shift = {}) {
+                    double eta_shift = 0, const torch::Tensor& image_shift = {}, bool outliers = false,
+                    const torch::Tensor& outlier_shift = {}) {
   const ImageShape shape{3, 8, 8};
   torch::manual_seed(3);
   Net net = make_net("ConvNetW32", shape, 2);
   net->to(torch::kDouble);
-  Problem p = make_problem(*net, shape, torch::kDouble, learned_labels);
+  Problem p = make_problem(*net, shape, torch::kDouble, learned_labels, outliers);
+  if (outlier_shift.defined()) p.state.outliers = (p.state.outliers.detach() + outlier_shift).requires_grad_(true);
   if (eta_shift != 0) p.state.syn_lr = (p.state.syn_lr.detach() + eta_shift).requires_grad_(true);
   if (image_shift.defined()) p.state.images = (p.state.images.detach() + image_shift).requires_grad_(true);
   ParamBinding student(*net);
@@ -152,6 +162,7 @@ Grads meta_gradient(MetaGradient mode, const std::string& strategy, bool learned
   g.images = p.state.images.grad();
   g.lr = p.state.syn_lr.grad();
   if (learned_labels) g.labels = p.state.label_logits.grad();
+  if (outliers) g.outliers = p.state.outliers.grad();
   return g;
 }
 
@@ -194,6 +205,34 @@ TEST(Tesla, AdjointGradientEqualsUnrolledWithLearnedLabelsAndDsa) {
   // A different seed draws different minibatches/augmentations: a different gradient.
   const Grads other = meta_gradient(MetaGradient::Unrolled, dsa, true, 10);
   EXPECT_GT(rel_diff(other.images, mtt.images), 1e-3);
+}
+
+// TrustDD on the student: each step adds lambda * H(U; f(S_out minibatch)); S_out gets the trajectory
+// loss's gradient, the same in both modes, and the unrolled one agrees with finite differences.
+TEST(Tesla, AdjointGradientEqualsUnrolledWithOutliers) {
+  const std::string dsa = "color_crop_cutout_flip_scale_rotate";
+  const Grads mtt = meta_gradient(MetaGradient::Unrolled, dsa, true, 9, 0, {}, true);
+  const Grads tesla = meta_gradient(MetaGradient::Adjoint, dsa, true, 9, 0, {}, true);
+  EXPECT_NEAR(tesla.loss, mtt.loss, 1e-10);
+  ASSERT_TRUE(mtt.outliers.defined() && tesla.outliers.defined());
+  EXPECT_GT(mtt.outliers.norm().item<double>(), 0);
+  EXPECT_LT(rel_diff(tesla.outliers, mtt.outliers), 1e-5);
+  EXPECT_LT(rel_diff(tesla.images, mtt.images), 1e-5);
+  EXPECT_LT(rel_diff(tesla.labels, mtt.labels), 1e-5);
+  EXPECT_LT(rel_diff(tesla.lr, mtt.lr), 1e-5);
+  // The outliers change the trajectory: other image gradients than without them.
+  const Grads plain = meta_gradient(MetaGradient::Unrolled, dsa, true, 9);
+  EXPECT_NE(plain.loss, mtt.loss);
+  // Finite differences along a random direction of S_out (no augmentation: a smooth function).
+  const Grads g = meta_gradient(MetaGradient::Unrolled, "none", false, 5, 0, {}, true);
+  torch::manual_seed(98);
+  const torch::Tensor dir = torch::randn_like(g.outliers);
+  const double h = 1e-6;
+  const double d_dir = (meta_gradient(MetaGradient::Unrolled, "none", false, 5, 0, {}, true, h * dir).loss -
+                        meta_gradient(MetaGradient::Unrolled, "none", false, 5, 0, {}, true, -h * dir).loss) /
+                       (2 * h);
+  const double analytic = (g.outliers * dir).sum().item<double>();
+  EXPECT_NEAR(d_dir, analytic, 1e-5 * std::max(1.0, std::abs(analytic)));
 }
 
 TEST(TrajectoryMatching, FyiDoublesTheStudentsBatch) {
@@ -407,3 +446,54 @@ TEST(EvalSelection, ParsedRecordedAndPlannedForMethodsWithSnapshots) {
 }
 
 }  // namespace
+
+// TrustDD POE on mtt: S_out initialised from corrupted real images and moved by the trajectory loss.
+TEST(Mtt, PoeDistilsOutliersThroughTheStudent) {
+  json given = tiny_options();
+  given["poe"] = true;
+  given["lr_img"] = 1000.0;
+  const MethodInfo& info = MethodRegistry::instance().get("mtt");
+  const Options o(resolve_options(info, given));
+  const TrajectoryConfig cfg = TrajectoryConfig::from("mtt", o);
+  static const std::vector<torch::Tensor> traj = toy_trajectory("ConvNetW32", 3);
+  ExpertSource src{1, [](int64_t) { return traj; }};
+  torch::manual_seed(4);
+  DistillContext ctx{toy(), 1, "ConvNetW32", o, 4};
+  OutlierSource outliers(ctx, outlier_options(o, toy().info.name), toy().info.num_classes);
+  torch::manual_seed(4);
+  const torch::Tensor init = outlier_init(outliers, toy().info, 1, true);
+  torch::manual_seed(4);
+  OutlierSource again(ctx, outlier_options(o, toy().info.name), toy().info.num_classes);
+  const SyntheticSet out = run_trajectory_matching(cfg, ctx, src, nullptr, &again);
+  ASSERT_TRUE(out.outliers.defined());
+  EXPECT_EQ(out.outliers.sizes(), out.images.sizes());
+  EXPECT_TRUE(torch::isfinite(out.outliers).all().item<bool>());
+  EXPECT_EQ(out.meta.at("outliers").at("kind"), "poe");
+  EXPECT_GT((out.outliers - init).abs().max().item<double>(), 0.0);  // the student's loss moved them
+}
+
+// OE experts (paper Eq. 10) train with a batch of outliers beside each real one and have their own key;
+// plain experts keep theirs (no OE fields in the spec's JSON).
+TEST(Experts, OutlierExposureExpertsHaveTheirOwnKeyAndTrain) {
+  const auto dir = ddb::testing_support::temp_dir("oe-experts");
+  ExpertSpec spec;
+  spec.net = "ConvNetW32";
+  spec.epochs = 1;
+  spec.images_per_class = 4;
+  spec.dsa = false;
+  EXPECT_FALSE(spec.to_json().contains("lambda_oe"));
+  const ExpertCache plain(dir.string(), toy(), spec);
+  spec.lambda_oe = 0.5;
+  spec.outliers = {{"kind", "test-noise"}};
+  ExpertCache oe(dir.string(), toy(), spec);
+  EXPECT_NE(plain.key(), oe.key());
+  EXPECT_THROW(oe.ensure(1, torch::kCPU, nullptr), std::logic_error);  // no sampler: a programming error
+  int64_t drawn = 0;
+  oe.set_outlier_sampler([&drawn](int64_t n) {
+    drawn += n;
+    return torch::randn({n, 1, 28, 28});
+  });
+  oe.ensure(1, torch::kCPU, nullptr);
+  EXPECT_EQ(drawn, 40);  // one outlier per real image: 10 classes x 4 images, one epoch
+  EXPECT_EQ(oe.load(0).snapshots.size(), 2u);
+}
