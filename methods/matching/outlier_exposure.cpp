@@ -32,7 +32,9 @@ std::vector<OptionSpec> outlier_option_specs() {
        "TrustDD POE: as oe, with pseudo-outliers made by corrupting the training images (poe_corruptions); no "
        "auxiliary data"},
       {"lambda_oe", "float", 0.5, "weight of H(U; f(S_out)) in the network's training loss CE(S_in) + lambda_oe * H"},
-      {"batch_oe", "int", 256, "real outliers per slot per outer step (reference --batch_oe)"},
+      {"batch_oe", "int", 256,
+       "real outliers per slot per outer step (reference --batch_oe); trajectory methods: real outliers beside each "
+       "real batch of the experts' training"},
       {"oe_data", "string", "",
        "OE: the auxiliary outlier dataset (random300k in the paper; any dataset name or gaussian-noise / "
        "uniform-noise); it must not be one of the evaluation's OOD test sets"},

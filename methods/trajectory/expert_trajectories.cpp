@@ -35,6 +35,7 @@ SyntheticSet distill_with_experts(const TrajectoryConfig& cfg, const DistillCont
     expert_ctx.seed = derive_seed(sha256_bytes(what.dump()).substr(0, 16), 0, "expert-outliers");
     expert_outliers = std::make_unique<OutlierSource>(expert_ctx, oo, ctx.data.info.num_classes);
     spec.lambda_oe = oo.lambda_oe;
+    spec.batch_oe = oo.batch_oe;  // the real outliers beside each real batch (the student's S_out batch is batch_syn)
     spec.outliers = expert_outliers->identity();
   }
   ExpertCache cache(ctx.cache_dir, ctx.data, spec);

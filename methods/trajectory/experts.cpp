@@ -151,6 +151,7 @@ json ExpertSpec::to_json() const {
               {"images_per_class", images_per_class}};
   if (lambda_oe > 0) {
     j["lambda_oe"] = lambda_oe;
+    j["batch_oe"] = batch_oe;
     j["outliers"] = outliers;
   }
   return j;
@@ -335,7 +336,7 @@ void ExpertCache::train_one(int64_t index, torch::Device device, const ProgressF
       if (dsa.enabled()) x = dsa(x, -1);  // seed -1: per-sample parameters, as in buffer.py
       torch::Tensor loss;
       if (oe) {  // TrustDD epoch_oe: a batch of outliers beside the real one, augmented on its own
-        torch::Tensor xo = outlier_sampler_(idx.size(0)).to(device);
+        torch::Tensor xo = outlier_sampler_(spec_.batch_oe > 0 ? spec_.batch_oe : idx.size(0)).to(device);
         if (dsa.enabled()) xo = dsa(xo, -1);
         const torch::Tensor logits = net->forward(torch::cat({x, xo}, 0));
         loss = torch::nn::functional::cross_entropy(logits.narrow(0, 0, x.size(0)), y) +

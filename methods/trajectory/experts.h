@@ -32,6 +32,7 @@ struct ExpertSpec {
   // `outliers` says what they are (part of the key); in to_json() only when lambda_oe > 0, so the keys of
   // plain experts stay.
   double lambda_oe = 0.0;
+  int64_t batch_oe = 0;  // outliers per real batch (the method's batch_oe); 0 = the real batch's size
   json outliers;
   json to_json() const;
 };
