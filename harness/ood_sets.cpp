@@ -12,6 +12,7 @@
 #include "datasets/folder.h"  // rgb_to_grey (PIL "L")
 #include "datasets/manifests.h"
 #include "datasets/registry.h"
+#include "harness/normalisation.h"
 
 namespace ddb {
 
@@ -40,15 +41,11 @@ torch::Tensor to_u8(const torch::Tensor& normalised, const DatasetInfo& info) {
     const int64_t c = info.shape.channels;
     return torch::empty({0, c, info.shape.height, info.shape.width}, torch::kUInt8);
   }
-  const int64_t n = normalised.size(0), c = normalised.size(1);
+  const int64_t n = normalised.size(0);
   torch::Tensor out = torch::empty(normalised.sizes(), torch::kUInt8);
   const int64_t chunk = 8192;  // bounds the float temporaries (300K Random Images: 3.7 GB as floats)
   for (int64_t s = 0; s < n; s += chunk) {
-    torch::Tensor x = normalised.narrow(0, s, std::min(chunk, n - s));
-    if (!info.mean.empty()) {
-      x = x * torch::tensor(info.std, torch::kFloat).view({1, c, 1, 1}) +
-          torch::tensor(info.mean, torch::kFloat).view({1, c, 1, 1});
-    }
+    const torch::Tensor x = undo_normalisation(normalised.narrow(0, s, std::min(chunk, n - s)), info, false);
     out.narrow(0, s, x.size(0)).copy_(x.mul(255).round_().clamp_(0, 255).to(torch::kUInt8));
   }
   return out;
@@ -96,11 +93,6 @@ torch::Tensor to_ind(const torch::Tensor& u8, const DatasetInfo& ind, const std:
                     "-channel shape of " + ind.name + " (only grey <-> RGB is converted)");
   }
   torch::Tensor out = torch::empty({n, c, h, w}, torch::kFloat);
-  torch::Tensor mean, sd;
-  if (!ind.mean.empty()) {
-    mean = torch::tensor(ind.mean, torch::kFloat).view({1, c, 1, 1});
-    sd = torch::tensor(ind.std, torch::kFloat).view({1, c, 1, 1});
-  }
   const int64_t chunk = 8192;
   for (int64_t s = 0; s < n; s += chunk) {
     torch::Tensor x = u8.narrow(0, s, std::min(chunk, n - s));
@@ -114,7 +106,7 @@ torch::Tensor to_ind(const torch::Tensor& u8, const DatasetInfo& ind, const std:
                                 .mode(torch::kBilinear)
                                 .align_corners(false));
     }
-    if (mean.defined()) f = (f - mean) / sd;  // Normalize: x.sub_(mean).div_(std)
+    f = apply_normalisation(f, ind);  // Normalize: x.sub_(mean).div_(std)
     out.narrow(0, s, f.size(0)).copy_(f);
   }
   return out;

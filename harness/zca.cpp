@@ -131,26 +131,6 @@ ZcaTransform fit_zca(const torch::Tensor& images, double eps) {
   return z;
 }
 
-torch::Tensor undo_normalisation(const torch::Tensor& images, const DatasetInfo& info) {
-  torch::NoGradGuard no_grad;
-  torch::Tensor x = images.to(torch::kFloat);
-  if (info.mean.empty()) return x.clone();
-  const int64_t c = static_cast<int64_t>(info.mean.size());
-  if (x.dim() != 4 || x.size(1) != c || info.std.size() != info.mean.size())
-    throw UserError("undo_normalisation: images " + c10::str(x.sizes()) + " do not match the dataset's " +
-                    std::to_string(c) + "-channel mean/std");
-  // The loader computes (u8 / 255 - mean) / std in float32 (datasets/registry.cpp normalise).
-  x = x * torch::tensor(info.std, torch::kFloat).view({1, c, 1, 1}).to(x.device()) +
-      torch::tensor(info.mean, torch::kFloat).view({1, c, 1, 1}).to(x.device());
-  if (x.numel() == 0) return x;
-  // 8-bit sources: snap back to k/255 so the whitening sees exactly ToTensor()'s values (the
-  // float round trip is off by ~1e-7); anything else (generated tensors) is left as computed.
-  const torch::Tensor q = (x * 255).round();
-  const bool eight_bit = (x * 255 - q).abs().max().item<double>() < 1e-3 && q.min().item<double>() >= 0 &&
-                         q.max().item<double>() <= 255;
-  return eight_bit ? q.div_(255) : x;
-}
-
 LoadedDataset with_zca(const LoadedDataset& data, double eps) {
   if (has_zca(data)) throw UserError("dataset '" + data.info.name + "' is already ZCA-whitened (" + data.identity + ")");
   const torch::Tensor train = undo_normalisation(data.train.images, data.info);

@@ -4,6 +4,7 @@
 #pragma once
 #include <string>
 
+#include "harness/normalisation.h"  // undo_normalisation (used with the whitening)
 #include "harness/types.h"
 
 namespace ddb {
@@ -36,8 +37,5 @@ LoadedDataset with_zca(const LoadedDataset& data, double eps = 0.1);
 // Whether `data` came out of with_zca (its identity carries the ZCA marker).
 bool has_zca(const LoadedDataset& data);
 
-// The ToTensor() values ([0, 1]) of images the loader normalised with info's mean/std: exact (the
-// same bits as u8 / 255) when the images are normalised 8-bit data, else x * std + mean.
-torch::Tensor undo_normalisation(const torch::Tensor& images, const DatasetInfo& info);
 
 }  // namespace ddb

@@ -6,21 +6,10 @@
 #include <algorithm>
 
 #include "harness/augment/poe_corruptions.h"
+#include "harness/normalisation.h"
 #include "harness/ood_sets.h"
 
 namespace ddb {
-
-namespace {
-
-torch::Tensor channel_view(const std::vector<double>& v, int64_t channels) {
-  std::vector<float> f(v.begin(), v.end());
-  if (static_cast<int64_t>(f.size()) != channels)
-    throw UserError("dataset mean/std has " + std::to_string(f.size()) + " entries for " + std::to_string(channels) +
-                    " channels");
-  return torch::tensor(f).view({1, channels, 1, 1});
-}
-
-}  // namespace
 
 std::vector<OptionSpec> outlier_option_specs() {
   std::vector<OptionSpec> specs{
@@ -95,14 +84,12 @@ torch::Tensor OutlierSource::sample(int64_t slot, int64_t n) {
   }
   const int64_t total = data_.train.size();
   const torch::Tensor idx = torch::randperm(total, torch::kLong).narrow(0, 0, std::min(n, total));
-  const auto& info = data_.info;
-  const torch::Tensor mean = channel_view(info.mean, info.shape.channels);
-  const torch::Tensor std = channel_view(info.std, info.shape.channels);
   // The reference corrupts [0,1] images, then normalises (gen_ood_loader_cifar.py).
-  const torch::Tensor pixels = (data_.train.images.index_select(0, idx) * std + mean).clamp(0, 1);
+  const torch::Tensor pixels =
+      undo_normalisation(data_.train.images.index_select(0, idx), data_.info, /*snap_to_8bit=*/false).clamp(0, 1);
   const std::string& name = corruptions_[static_cast<size_t>(slot) % corruptions_.size()];
   const PoeBatch b = apply_poe_corruption(name, pixels, data_.train.labels.index_select(0, idx), gen_);
-  return ((b.images - mean) / std).contiguous();
+  return apply_normalisation(b.images, data_.info).contiguous();
 }
 
 torch::Tensor OutlierSource::sample_pool(int64_t n) {
