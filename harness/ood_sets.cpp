@@ -139,8 +139,6 @@ OodImages from_pixels(const std::string& name, const PixelSet& set, const torch:
   return out;
 }
 
-bool is_noise(const std::string& name) { return name == "gaussian-noise" || name == "uniform-noise"; }
-
 // The OE code's noises, drawn directly in normalised space (no InD statistics applied).
 OodImages noise(const std::string& name, const LoadedDataset& ind, int64_t n, uint64_t seed) {
   if (n < 0) throw UserError(name + ": generated images need a count (got " + std::to_string(n) + ")");
@@ -169,7 +167,7 @@ bool whole_set(const PixelSet& p) { return p.role == "ood" || p.role == "auxilia
 
 OodImages load_ood_test_set(const std::string& name, const LoadedDataset& ind, int64_t n, uint64_t seed,
                             const LoadOptions& opts) {
-  if (is_noise(name)) return noise(name, ind, n, seed);
+  if (is_generated_ood_set(name)) return noise(name, ind, n, seed);
   const auto set = pixel_set(name, opts);
   if (whole_set(*set)) {
     const torch::Tensor all = set->train.size(0) == 0 ? set->test : torch::cat({set->train, set->test});
@@ -180,10 +178,12 @@ OodImages load_ood_test_set(const std::string& name, const LoadedDataset& ind, i
 
 OodImages load_aux_outliers(const std::string& name, const LoadedDataset& ind, int64_t limit, uint64_t seed,
                             const LoadOptions& opts) {
-  if (is_noise(name)) return noise(name, ind, limit, seed);
+  if (is_generated_ood_set(name)) return noise(name, ind, limit, seed);
   const auto set = pixel_set(name, opts);
   if (set->train.size(0) == 0) return from_pixels(name, *set, set->test, "all", ind, limit, seed);
   return from_pixels(name, *set, set->train, "train", ind, limit, seed);
 }
+
+bool is_generated_ood_set(const std::string& name) { return name == "gaussian-noise" || name == "uniform-noise"; }
 
 }  // namespace ddb

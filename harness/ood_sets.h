@@ -36,4 +36,7 @@ OodImages load_ood_test_set(const std::string& name, const LoadedDataset& ind, i
 OodImages load_aux_outliers(const std::string& name, const LoadedDataset& ind, int64_t limit, uint64_t seed,
                             const LoadOptions& opts);
 
+// The sets this file generates itself (gaussian-noise, uniform-noise): available everywhere, no files.
+bool is_generated_ood_set(const std::string& name);
+
 }  // namespace ddb

@@ -8,6 +8,7 @@
 #include "harness/metrics.h"
 #include "harness/nets/net.h"
 #include "harness/ood_scores.h"
+#include "harness/ood_sets.h"
 #include "harness/set_metrics.h"
 #include "methods/method.h"
 
@@ -234,9 +235,9 @@ std::optional<Blocker> machine_blocker(const Cell& cell, const json& spec, const
   std::vector<std::string> datasets = {str_or(spec, "dataset", "")};
   for (const auto& r : cell.requires)
     if (r.rfind("dataset:", 0) == 0) datasets.push_back(r.substr(8));
-  try {  // the OOD test sets an evaluation scores (generated noises need no files)
+  try {  // the OOD test sets an evaluation scores (the generated noises need no files)
     for (const auto& o : EvalSpec::from_json(eval_block(spec)).ood)
-      if (o != "gaussian-noise" && o != "uniform-noise") datasets.push_back(o);
+      if (!is_generated_ood_set(o)) datasets.push_back(o);
   } catch (const UserError&) {
   }
   for (size_t i = 0; i < datasets.size(); ++i) {

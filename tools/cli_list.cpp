@@ -13,6 +13,7 @@
 #include "harness/eval_protocol.h"
 #include "harness/metrics.h"
 #include "harness/nets/net.h"
+#include "harness/ood_sets.h"
 #include "harness/runtime.h"
 #include "harness/suite.h"
 #include "methods/method.h"
@@ -45,8 +46,9 @@ void register_list_command(CLI::App& app) {
         LoadOptions lo;
         lo.data_root = o.data_root;
         for (const auto& s : dataset_specs()) {
-          const bool here = dataset_available(s.name, lo);
-          std::cout << s.name << "  [" << (here ? "available" : "missing") << "] " << s.info.num_classes << " classes, "
+          const bool generated = is_generated_ood_set(s.name);  // made by harness/ood_sets at evaluation time
+          const bool here = generated || dataset_available(s.name, lo);
+          std::cout << s.name << "  [" << (generated ? "generated" : here ? "available" : "missing") << "] " << s.info.num_classes << " classes, "
                     << s.info.shape.channels << "x" << s.info.shape.height << "x" << s.info.shape.width << ", reader "
                     << s.reader << "\n";
           if (!here) std::cout << "    " << dataset_missing_reason(s.name, lo) << "\n    get it: " << s.howto << "\n";
