@@ -198,7 +198,8 @@ torch::Tensor affine(const torch::Tensor& x, const torch::Tensor& theta) {
 
 }  // namespace dsa
 
-Dsa::Dsa(std::string strategy, DsaParams params) : strategy_(std::move(strategy)), p_(params) {
+Dsa::Dsa(std::string strategy, DsaParams params, DsaComposition composition)
+    : strategy_(std::move(strategy)), p_(params), composition_(composition) {
   if (strategy_.empty() || strategy_ == "none" || strategy_ == "None") return;
   size_t start = 0;
   while (true) {
@@ -218,6 +219,19 @@ torch::Tensor Dsa::operator()(const torch::Tensor& x, int64_t siamese_seed) cons
   TORCH_CHECK(x.dim() == 4, "DSA expects an N x C x H x W tensor, got ", x.sizes());
   TORCH_CHECK(x.is_floating_point(), "DSA expects a floating tensor");
   Draws d(siamese_seed, x.size(0));
+  if (composition_ == DsaComposition::Idc) {
+    // IDC's DiffAug: flip, color, one of the rest, cutout; in batch mode one parameter set for the batch.
+    const auto has = [this](const char* g) { return std::find(groups_.begin(), groups_.end(), g) != groups_.end(); };
+    torch::Tensor y = x;
+    if (has("flip")) y = apply_flip(y, d, p_);
+    if (has("color")) y = apply_color(y, d, p_);
+    std::vector<std::string> rest;
+    for (const auto& g : groups_)
+      if (g != "flip" && g != "color" && g != "cutout") rest.push_back(g);
+    if (!rest.empty()) y = (*group_fn(rest[static_cast<size_t>(d.choice(static_cast<int64_t>(rest.size())))]))(y, d, p_);
+    if (has("cutout")) y = apply_cutout(y, d, p_);
+    return y.contiguous();
+  }
   // aug_mode 'S': one group per call (the draw happens even for a single group, as in the
   // reference, so the seed schedule of the ops stays aligned).
   const int64_t g = d.choice(static_cast<int64_t>(groups_.size()));

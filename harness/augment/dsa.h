@@ -21,13 +21,21 @@ struct DsaParams {  // ParamDiffAug defaults
   double contrast = 0.5;
 };
 
+// How the groups of a strategy compose in one call.
+//  * OneGroup: VICO's aug_mode 'S' -- one group drawn per call (DC/DSA/DM/MTT and their followers).
+//  * Idc: IDC's DiffAug (snu-mllab/Efficient-Dataset-Condensation augment.py, single_aug=True): flip
+//    (when listed), then color (when listed), then ONE group drawn among the others (crop, scale,
+//    rotate), then cutout (when listed). Same ops and ratios as DSA.
+enum class DsaComposition { OneGroup, Idc };
+
 class Dsa {
  public:
   // strategy: groups separated by '_', e.g. "color_crop_cutout_flip_scale_rotate" (the default
   // for Fashion-MNIST/CIFAR) or "color_crop_cutout_scale_rotate" (MNIST, SVHN). "none" = identity.
   // Groups: color (brightness -> saturation -> contrast), crop, cutout, flip, scale, rotate.
   // Unknown or empty groups throw UserError.
-  explicit Dsa(std::string strategy = "color_crop_cutout_flip_scale_rotate", DsaParams params = {});
+  explicit Dsa(std::string strategy = "color_crop_cutout_flip_scale_rotate", DsaParams params = {},
+               DsaComposition composition = DsaComposition::OneGroup);
 
   // siamese_seed >= 0: Siamese mode, all draws come from a generator seeded with it and every
   // parameter is shared by the whole batch, so two calls with the same seed and batch shape apply
@@ -53,6 +61,7 @@ class Dsa {
   std::string strategy_;
   std::vector<std::string> groups_;
   DsaParams p_;
+  DsaComposition composition_ = DsaComposition::OneGroup;
 };
 
 // The individual ops with explicit parameters (used by Dsa; exposed for tests and reuse).
