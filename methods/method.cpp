@@ -30,10 +30,9 @@ bool MethodRegistry::add(MethodInfo info) { return register_named(methods_, std:
 void MethodRegistry::attach_modifier_options() const {
   if (modifiers_attached_) return;
   modifiers_attached_ = true;
-  const std::vector<OptionSpec> extra = ModifierRegistry::instance().option_specs();
   for (auto& kv : methods_.mutable_items()) {
     if (!kv.second.matching) continue;
-    for (const auto& spec : extra) {
+    for (const auto& spec : ModifierRegistry::instance().option_specs_for(kv.first)) {
       bool present = false;
       for (const auto& o : kv.second.options) present = present || o.name == spec.name;
       if (!present) kv.second.options.push_back(spec);
@@ -91,6 +90,15 @@ const std::map<std::string, std::string>& planned_methods() {
     return m;
   }();
   return names;
+}
+
+SyntheticSet decode_for_evaluation(const SyntheticSet& stored) {
+  const std::string method = stored.meta.is_object() ? stored.meta.value("method", std::string()) : std::string();
+  if (method.empty() || !MethodRegistry::instance().has(method) || !stored.meta.contains("options") ||
+      !stored.meta.at("options").is_object())
+    return stored;
+  const MethodInfo& info = MethodRegistry::instance().get(method);
+  return info.make()->decode(stored, Options(resolve_options(info, stored.meta.at("options"))));
 }
 
 }  // namespace ddb

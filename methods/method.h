@@ -113,6 +113,11 @@ struct UnknownOption : UserError {
 // option and listing the valid ones) and fills in the defaults.
 json resolve_options(const MethodInfo& info, const json& given);
 
+// The training set a stored set stands for: decoded by the method its sidecar names (multi-formation
+// methods such as idc/idm store fewer, denser images), with the options it was distilled with. A set
+// without a sidecar, or from a method not registered here, is returned as it is.
+SyntheticSet decode_for_evaluation(const SyntheticSet& stored);
+
 // Methods suites may name before they are implemented: the `methods` of planned/*.yaml (name -> description).
 const std::map<std::string, std::string>& planned_methods();
 
