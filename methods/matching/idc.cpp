@@ -263,8 +263,8 @@ class Idc : public Method {
     // depends on the dataset's mean/std, which decode() does not see.
     const torch::Tensor h = half.cpu();
     out.meta["pad_value"] = std::vector<float>(h.data_ptr<float>(), h.data_ptr<float>() + h.numel());
-    const json described = seam.describe();
-    if (!described.empty()) out.meta["modifiers"] = described;
+    out.meta["modifiers"] = seam.active();
+    if (!seam.describe().empty()) out.meta["modifier_settings"] = seam.describe();
     return out;
   }
 

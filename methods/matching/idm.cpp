@@ -188,9 +188,27 @@ class ImprovedDistributionMatching : public Method {
       }
       last = loss_sum / static_cast<double>(info.num_classes);  // the reference's loss_avg
       check_finite(last, "idm matching", it);
-      if (use_queue)
+      if (use_queue) {
+        // A modifier's network objective (RDD) replaces the queue's CE; its centres are the current
+        // synthetic images as stored.
+        ModelQueue::LossFn network_loss;
+        if (seam.needs_centres())
+          network_loss = [&](NetImpl& net, const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& logits,
+                             int64_t step) {
+            NetworkBatch nb;
+            nb.net = &net;
+            nb.images = x;
+            nb.labels = y;
+            nb.per_sample = torch::nn::functional::cross_entropy(
+                logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+            nb.centres = syn.detach();
+            nb.centre_labels = labels;
+            nb.step = step;
+            return seam.network_loss(nb);
+          };
         for (size_t i : queue.pick(o.integer("train_models")))
-          queue.train(i, o.integer("train_steps"), o.integer("queue_batch"), real_batch);
+          queue.train(i, o.integer("train_steps"), seam.network_batch(o.integer("queue_batch")), real_batch, network_loss);
+      }
       report(ctx.progress, "distill", it + 1, iterations);
     }
 
@@ -199,6 +217,7 @@ class ImprovedDistributionMatching : public Method {
     out.labels = init.labels;
     out.meta["final_loss"] = last;
     out.meta["modifiers"] = seam.active();
+    if (!seam.describe().empty()) out.meta["modifier_settings"] = seam.describe();
     out.meta["follows"] = "reference code (uitrbn/IDM IDM_cifar10.py, command.txt)";
     out.meta["embedding"] = embed.description();
     out.meta["multi_formation_init"] = init.meta.value("multi_formation_init", 1);

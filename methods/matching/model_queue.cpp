@@ -31,7 +31,7 @@ std::vector<size_t> ModelQueue::pick(int64_t k) {
   return idx;
 }
 
-void ModelQueue::train(size_t index, int64_t steps, int64_t batch, const BatchSampler& sample) {
+void ModelQueue::train(size_t index, int64_t steps, int64_t batch, const BatchSampler& sample, const LossFn& loss_fn) {
   QueuedModel& m = models_.at(index);
   m.net->train();
   for (int64_t s = 0; s < steps; ++s) {
@@ -39,7 +39,7 @@ void ModelQueue::train(size_t index, int64_t steps, int64_t batch, const BatchSa
     x = x.to(config_.device);
     y = y.to(config_.device);
     const torch::Tensor logits = m.net->forward(x);
-    const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+    const torch::Tensor loss = loss_fn ? loss_fn(*m.net, x, y, logits, s) : torch::nn::functional::cross_entropy(logits, y);
     m.optimizer->zero_grad();
     loss.backward();
     m.optimizer->step();

@@ -61,7 +61,12 @@ class ModelQueue {
 
   // `steps` SGD steps of cross-entropy on batches of `batch` images from `sample`, train mode,
   // updating the member's running accuracy with each batch's predictions (before the step).
-  void train(size_t index, int64_t steps, int64_t batch, const BatchSampler& sample);
+  // `loss` (optional) turns the batch's logits into the scalar minimised (default: mean CE); a
+  // matching modifier's network objective (RDD) comes in here. Its arguments: the member's net, the
+  // batch, its labels, the logits, the step index.
+  using LossFn = std::function<torch::Tensor(NetImpl&, const torch::Tensor&, const torch::Tensor&,
+                                             const torch::Tensor&, int64_t)>;
+  void train(size_t index, int64_t steps, int64_t batch, const BatchSampler& sample, const LossFn& loss = nullptr);
 
   // Resets every member's running accuracy (the reference resets its meters at each evaluation).
   void reset_accuracy();

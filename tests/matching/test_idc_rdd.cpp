@@ -62,9 +62,28 @@ TEST(Rdd, OptionsExistOnlyOnTheMethodsWhoseNetworkUpdateItChanges) {
   };
   EXPECT_TRUE(has("idc", "rdd"));
   EXPECT_TRUE(has("idc", "cvar_alpha"));
+  EXPECT_TRUE(has("idm", "rdd"));  // IDM's model-queue training
   EXPECT_FALSE(has("dm", "rdd"));   // DM trains no network: rdd would silently do nothing there
   EXPECT_FALSE(has("dsa", "rdd"));
   EXPECT_TRUE(has("dsa", "fyi"));   // modifiers without hosts still reach every matching method
+}
+
+TEST(Rdd, ChangesIdmsQueueTrainingAndIsRecordedInTheSetsMeta) {
+  const LoadedDataset data = load_dataset("toy28", {});
+  const MethodInfo& info = MethodRegistry::instance().get("idm");
+  auto run = [&](bool rdd) {
+    torch::manual_seed(5);
+    json o = {{"iterations", 3}, {"batch_real", 8}, {"queue_batch", 16}, {"train_steps", 3}, {"queue_init", 1},
+              {"interval", 100}, {"rdd", rdd}, {"cvar_every", 1}, {"cvar_batch", 32}};
+    DistillContext ctx{data, 1, "ConvNetW32", Options(resolve_options(info, o)), 5, torch::kCPU, nullptr};
+    return info.make()->distill(ctx);
+  };
+  const SyntheticSet plain = run(false), robust = run(true);
+  EXPECT_FALSE(plain.meta.contains("modifier_settings"));
+  ASSERT_TRUE(robust.meta.contains("modifier_settings"));
+  EXPECT_EQ(robust.meta["modifier_settings"]["rdd"]["cvar_batch"], 32);
+  // Same seed, different queue training: from the second iteration on, matching uses the trained queue nets.
+  EXPECT_FALSE(torch::allclose(plain.images, robust.images));
 }
 
 TEST(Rdd, NetworkLossIsCePlusMeanAndMaxOfPerClusterCvarWithinClass) {
