@@ -52,6 +52,13 @@ SoftLabels parse_soft_labels(const std::string& method, const std::string& v) {
 
 }  // namespace
 
+MetaGradient meta_gradient_option(const std::string& method, const Options& o, MetaGradient exact_mode) {
+  const std::string g = o.str("meta_gradient");
+  if (g == "exact") return exact_mode;
+  if (g == "first_order") return MetaGradient::FirstOrder;
+  throw UserError(method + ": option meta_gradient must be exact or first_order, got '" + g + "'");
+}
+
 TrajectoryConfig TrajectoryConfig::from(const std::string& method, const Options& o) {
   TrajectoryConfig c;
   c.method = method;
@@ -214,6 +221,7 @@ double adjoint(ParamBinding& student, SyntheticState& s, const torch::Tensor& st
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_state(state);
   };
+  const bool first_order = st.gradient == MetaGradient::FirstOrder;
   ChunkSampler sampler(s.images.size(0), st.batch_syn);
   ChunkSampler out_sampler(has_outliers(s) ? s.outliers.size(0) : 1, st.batch_syn);
   const torch::Tensor eta = s.syn_lr.detach();
@@ -256,16 +264,19 @@ double adjoint(ParamBinding& student, SyntheticState& s, const torch::Tensor& st
                                        has_outliers(s) ? s.outliers : no_outliers, indices_out[step], s.lambda_oe);
     const torch::Tensor g = torch::autograd::grad({ce}, {theta}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
     d_eta = d_eta - (a * g.detach()).sum();
-    std::vector<torch::Tensor> wrt{theta};
+    // First order (TESLA): a stays ∂L/∂θ_N, so θ needs no gradient (no Hessian-vector product).
+    std::vector<torch::Tensor> wrt;
+    if (!first_order) wrt.push_back(theta);
+    const size_t off = wrt.size();
     wrt.insert(wrt.end(), wrt_inputs.begin(), wrt_inputs.end());
     const auto gr = torch::autograd::grad({(g * a).sum()}, wrt, {}, false, false, /*allow_unused=*/true);
-    for (size_t k = 1; k < wrt.size(); ++k) {
+    for (size_t k = off; k < wrt.size(); ++k) {
       if (!gr[k].defined()) continue;
-      const size_t slot = slot_of[k - 1];
+      const size_t slot = slot_of[k - off];
       const torch::Tensor term = -eta * gr[k].detach();
       sums[slot] = sums[slot].defined() ? sums[slot] + term : term;
     }
-    a = (a - eta * gr[0].detach()).detach();
+    if (!first_order) a = (a - eta * gr[0].detach()).detach();
   }
   restore_rng(after_forward);
   sums[1] = d_eta;
@@ -378,16 +389,15 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
                       " (experts trained on another network?)");
   };
 
-  if (cfg.soft_labels != SoftLabels::None) {
-    // TESLA's soft label assignment: logits of an expert on the initial images. Which expert and
-    // epoch the reference uses is not in its README; we take expert 0 at epoch max_start_epoch (the
-    // latest epoch a student starts from) and record it.
+  if (cfg.soft_labels == SoftLabels::Learned) {
+    // Learned soft labels start from an expert's logits on the initial images: expert 0 at epoch
+    // max_start_epoch (the latest epoch a student starts from), recorded in the meta.
     const auto& t = store.get(0);
     check_length(t, 0);
     torch::NoGradGuard no_grad;
     const torch::Tensor theta = t[cfg.max_start_epoch].to(ctx.device);
     s.label_logits = student.forward(theta, s.images.detach()).detach();
-    if (cfg.soft_labels == SoftLabels::Learned) s.label_logits.requires_grad_(true);
+    s.label_logits.requires_grad_(true);
   }
 
   // TrustDD on the student: S_out initialised like the images (real outliers of each slot, or noise),
@@ -446,6 +456,12 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
     opt_lr.zero_grad();
     if (opt_label) opt_label->zero_grad();
     if (opt_out) opt_out->zero_grad();
+    if (cfg.soft_labels == SoftLabels::Expert) {
+      // TESLA --teacher_label: the labels of this iteration are the current expert's logits at its
+      // target parameters on the current images.
+      torch::NoGradGuard no_grad;
+      s.label_logits = student.forward(traj[start_epoch + cfg.expert_epochs].to(ctx.device), s.images.detach()).detach();
+    }
     last = trajectory_meta_gradient(student, s, traj[start_epoch], traj[start_epoch + cfg.expert_epochs], st);
     if (it == 0) first = last;
     check_finite(last, cfg.method + " trajectory matching", it);
@@ -472,9 +488,11 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   out.meta["learned_lr"] = s.syn_lr.item<double>();
   out.meta["modifiers"] = seam.active();
   out.meta["start_epoch_histogram"] = start_hist;
-  out.meta["meta_gradient"] = cfg.gradient == MetaGradient::Unrolled ? "unrolled" : "adjoint";
+  out.meta["meta_gradient"] = cfg.gradient == MetaGradient::Unrolled ? "unrolled"
+                              : cfg.gradient == MetaGradient::Adjoint ? "adjoint (exact)"
+                                                                      : "first-order (TESLA: per-step gradients detached)";
   out.meta["soft_labels"] = cfg.soft_labels == SoftLabels::None     ? "none"
-                            : cfg.soft_labels == SoftLabels::Expert ? "expert (expert 0 at max_start_epoch)"
+                            : cfg.soft_labels == SoftLabels::Expert ? "expert (each iteration: the current expert's target parameters)"
                                                                     : "learned (init: expert 0 at max_start_epoch)";
   if (ema) {
     out.meta["stored_images"] = "ema";

@@ -21,10 +21,18 @@ namespace ddb {
 
 // Options every trajectory-matching method declares (names fixed by the committed suites).
 std::vector<OptionSpec> trajectory_option_specs();
+// The `meta_gradient` option (exact | first_order) of a method that declares it; `exact` is MTT's
+// gradient (unrolled, or the adjoint recomputation when `exact_mode` says so).
+enum class MetaGradient;
+MetaGradient meta_gradient_option(const std::string& method, const Options& o, MetaGradient exact_mode);
 
 enum class MetaGradient {
   Unrolled,  // MTT: keep the graph of all syn_steps (memory grows with syn_steps)
-  Adjoint,   // TESLA: store θ_i only, recompute each step backwards (memory constant in syn_steps)
+  Adjoint,   // the same exact gradient, storing θ_i only and recomputing each step backwards (memory
+             // constant in syn_steps)
+  FirstOrder,  // TESLA's (justincui03/tesla distill.py): each step's gradient detached, so the images of
+               // step i get -η (∂g_i/∂X_i)ᵀ ∂L/∂θ_N and the lr -∂L/∂θ_N · Σ g_i: the Hessian chain through
+               // the later steps is dropped (constant memory, one backward per step)
 };
 enum class SoftLabels { None, Expert, Learned };
 

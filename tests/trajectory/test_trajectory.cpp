@@ -140,7 +140,7 @@ struct Grads {
 // 3 steps of batch 2). `eta_shift` / `image_shift` perturb the lr and the images (finite differences).
 Grads meta_gradient(MetaGradient mode, const std::string& strategy, bool learned_labels, uint64_t seed,
                     double eta_shift = 0, const torch::Tensor& image_shift = {}, bool outliers = false,
-                    const torch::Tensor& outlier_shift = {}) {
+                    const torch::Tensor& outlier_shift = {}, int64_t steps = 3) {
   const ImageShape shape{3, 8, 8};
   torch::manual_seed(3);
   Net net = make_net("ConvNetW32", shape, 2);
@@ -152,7 +152,7 @@ Grads meta_gradient(MetaGradient mode, const std::string& strategy, bool learned
   ParamBinding student(*net);
   const Dsa dsa(strategy);
   UnrollSettings st;
-  st.syn_steps = 3;
+  st.syn_steps = steps;
   st.batch_syn = 2;  // two chunks per permutation: the third step draws a second permutation
   st.gradient = mode;
   st.dsa = &dsa;
@@ -175,6 +175,29 @@ TEST(Tesla, AdjointGradientEqualsUnrolledMtt) {
   EXPECT_LT(rel_diff(tesla.images, mtt.images), 1e-5);
   EXPECT_LT(rel_diff(tesla.lr, mtt.lr), 1e-5);
   EXPECT_NE(mtt.lr.item<double>(), 0);
+}
+
+// TESLA's first-order gradient drops the Hessian chain through the later steps: with one student step
+// there is none, so it equals MTT's exact gradient; with three it does not, while the loss (the same
+// forward pass) is the same.
+TEST(Tesla, FirstOrderEqualsExactForOneStepAndDiffersForMore) {
+  const std::string dsa = "color_crop_cutout_flip_scale_rotate";
+  const Grads exact1 = meta_gradient(MetaGradient::Unrolled, dsa, false, 7, 0, {}, false, {}, 1);
+  const Grads first1 = meta_gradient(MetaGradient::FirstOrder, dsa, false, 7, 0, {}, false, {}, 1);
+  EXPECT_NEAR(first1.loss, exact1.loss, 1e-12);
+  EXPECT_LT(rel_diff(first1.images, exact1.images), 1e-6);
+  EXPECT_LT(rel_diff(first1.lr, exact1.lr), 1e-6);
+  const Grads exact3 = meta_gradient(MetaGradient::Unrolled, dsa, false, 7);
+  const Grads first3 = meta_gradient(MetaGradient::FirstOrder, dsa, false, 7);
+  EXPECT_NEAR(first3.loss, exact3.loss, 1e-12);
+  EXPECT_GT(rel_diff(first3.images, exact3.images), 1e-4);
+  // One step by hand: L = |θ0 - η g - θ*|² / |θ0 - θ*|², so dL/dη = -2 (θ1 - θ*)·g / |θ0 - θ*|²; the
+  // first-order lr gradient keeps that form over all steps: -∂L/∂θ_N · Σ g_i. Its sign says whether a
+  // larger lr would move θ_N towards θ* -- here checked against a finite difference of the one-step loss.
+  const double h = 1e-6;
+  const double d_eta = (meta_gradient(MetaGradient::FirstOrder, dsa, false, 7, h, {}, false, {}, 1).loss -
+                        meta_gradient(MetaGradient::FirstOrder, dsa, false, 7, -h, {}, false, {}, 1).loss) / (2 * h);
+  EXPECT_NEAR(first1.lr.item<double>(), d_eta, 1e-6 * std::max(1.0, std::abs(d_eta)));
 }
 
 TEST(Mtt, MetaGradientMatchesFiniteDifferences) {
