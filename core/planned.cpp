@@ -32,17 +32,17 @@ PlannedNames load_planned(const std::string& dir) {
   for (const auto& e : fs::directory_iterator(dir))
     if (e.path().extension() == ".yaml") files.push_back(e.path());
   std::sort(files.begin(), files.end());
-  static const std::set<std::string> kSections = {"methods", "protocols", "metrics", "options"};
+  static const std::set<std::string> kSections = {"methods", "protocols", "metrics", "options", "augments"};
   for (const auto& path : files) {
     const YAML::Node root = load_yaml_file(path.string());
     if (root.IsNull()) continue;  // only comments
     auto fail = [&](const YAML::Node& at, const std::string& why) {
       throw UserError(path.string() + ":" + std::to_string(yaml_line(at)) + ": " + why);
     };
-    if (!root.IsMap()) fail(root, "a planned-names file is a mapping with methods, protocols, metrics, options");
+    if (!root.IsMap()) fail(root, "a planned-names file is a mapping with methods, protocols, metrics, options, augments");
     for (const auto& sec : root) {
       const std::string name = sec.first.as<std::string>();
-      if (!kSections.count(name)) fail(sec.first, "unknown section '" + name + "' (methods, protocols, metrics, options)");
+      if (!kSections.count(name)) fail(sec.first, "unknown section '" + name + "' (methods, protocols, metrics, options, augments)");
       if (sec.second.IsNull()) continue;
       if (!sec.second.IsMap()) fail(sec.second, "section '" + name + "' must be a mapping");
       for (const auto& kv : sec.second) {

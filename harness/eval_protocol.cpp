@@ -6,6 +6,7 @@
 #include "harness/augment/dsa.h"
 #include "harness/metrics.h"
 #include "harness/nets/net.h"
+#include "harness/shifted_tests.h"
 #include "harness/train.h"
 
 namespace ddb {
@@ -19,9 +20,13 @@ const ProtocolInfo* find_protocol(const std::string& name) { return protocol_reg
 
 bool ProtocolInfo::produces(const std::string& metric) const {
   const std::string base = metric_base(metric);
-  for (const auto& m : metrics)
-    if (m == base) return true;
-  return false;
+  const size_t at = metric.find('@');
+  if (at != std::string::npos && is_generated_shift_set(metric.substr(at + 1)) && !shifted_sets) return false;
+  return std::find(metrics.begin(), metrics.end(), base) != metrics.end();
+}
+
+bool ProtocolInfo::supports_augment(const std::string& augment) const {
+  return std::find(augments.begin(), augments.end(), augment) != augments.end();
 }
 
 json EvalSpec::to_json() const {
@@ -32,6 +37,7 @@ json EvalSpec::to_json() const {
     j["eval_every"] = eval_every;
     j["eval_from"] = eval_from;
   }
+  if (protocol != "trustdd" && !ood.empty()) j["ood"] = ood;  // absent when empty: hashes stay
   if (protocol == "trustdd") {  // absent for other protocols: their configuration hashes stay
     j["ood"] = ood;
     j["temperature"] = temperature;
@@ -42,23 +48,31 @@ json EvalSpec::to_json() const {
   return j;
 }
 
-EvalSpec EvalSpec::from_json(const json& j) {
+EvalSpec EvalSpec::from_json(const json& j_in) {
   EvalSpec s;
-  if (!j.is_object()) throw UserError("eval must be a mapping");
-  s.protocol = str_or(j, "protocol", s.protocol);
+  if (!j_in.is_object()) throw UserError("eval must be a mapping");
+  s.protocol = str_or(j_in, "protocol", s.protocol);
   if (!protocol_registry().known(s.protocol)) {
     std::string planned_names;
     for (const auto& [name, facts] : planned().section("protocols")) planned_names += ", " + name;
     throw UserError("unknown eval protocol '" + s.protocol + "'; registered: " + protocol_registry().names_joined() +
                     "; planned" + (planned_names.empty() ? ": (none)" : planned_names.substr(1)));
   }
+  const ProtocolInfo* info = find_protocol(s.protocol);
+  json j = j_in;
+  if (info)  // the reference's own settings where the cell gives none
+    for (auto it = info->defaults.begin(); it != info->defaults.end(); ++it)
+      if (!j.contains(it.key()) || j[it.key()].is_null()) j[it.key()] = it.value();
   s.net = str_or(j, "net", s.net);
   if (j.contains("epochs") && !j["epochs"].is_null()) s.epochs = j["epochs"].get<int64_t>();
   s.augment = str_or(j, "augment", s.augment);
-  // The registered protocols share the VICO loop and its augmentations; a planned protocol's settings
-  // (IDC's dsa+cutmix) are checked once it is registered, like the options of a planned method.
-  if (protocol_registry().has(s.protocol) && s.augment != "none" && s.augment != "dsa" && s.augment != "dc_aug")
-    throw UserError("eval.augment '" + s.augment + "' is not supported by protocol " + s.protocol + " (none, dsa, dc_aug)");
+  // A registered protocol lists the augmentations it implements; a planned value (IDC's ImageNet
+  // transform) makes the cell unimplemented (the planner), like a planned option of a method.
+  if (info && !info->supports_augment(s.augment) && !planned().section("augments").count(s.augment)) {
+    std::string valid;
+    for (const auto& a : info->augments) valid += (valid.empty() ? "" : ", ") + a;
+    throw UserError("eval.augment '" + s.augment + "' is not supported by protocol " + s.protocol + " (" + valid + ")");
+  }
   s.runs = j.value("runs", s.runs);
   s.batch_train = j.value("batch_train", s.batch_train);
   s.lr_net = j.value("lr_net", s.lr_net);
@@ -89,7 +103,7 @@ EvalSpec EvalSpec::from_json(const json& j) {
   s.test_every = j.value("test_every", s.test_every);
   s.keep_from = j.value("keep_from", s.keep_from);
   if (s.protocol != "trustdd") {
-    for (const char* f : {"ood", "temperature", "lambda_oe", "test_every", "keep_from"})
+    for (const char* f : {"temperature", "lambda_oe", "test_every", "keep_from"})
       if (j.contains(f)) throw UserError(std::string("eval.") + f + " applies to protocol trustdd only");
   } else {
     if (s.test_every < 1) throw UserError("eval.test_every must be >= 1");
@@ -141,6 +155,7 @@ EvalRunResult train_and_test(const EvalContext& ctx, double lr) {
   r.train_loss = train_classifier(*net, images, labels, sched, ctx.progress, ctx.phase);
   r.accuracy = test_accuracy(*net, data.test, ctx.device);
   r.values.push_back({"accuracy", r.accuracy});
+  for (auto& row : shifted_test_rows(*net, data, spec.ood, r.accuracy, ctx.device)) r.values.push_back(std::move(row));
   return r;
 }
 

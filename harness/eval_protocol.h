@@ -31,12 +31,15 @@ struct EvalSpec {
   std::string selection = "last";
   int64_t eval_every = 0;  // best_iter: required, >= 1
   int64_t eval_from = 0;   // best_iter: first update count considered (FYI's MTT: 5000)
-  // `trustdd` only (recorded in to_json() for that protocol only): the OOD test sets the trained model
-  // is scored against (the InD test split vs each; a suite lists every set its cells read, so the
-  // cells of one table share the trained models), the Energy score's temperature, the weight of the
-  // OE term when the set has outliers, and the checkpoint rule (test accuracy every `test_every`
-  // epochs; the best one from epoch `keep_from` on is the model scored).
+  // The extra test sets the trained model is scored on (a suite lists every set its cells read, so the
+  // cells of one table share the trained models). `trustdd`: OOD detection sets (the InD test split vs
+  // each). A protocol registered with `shifted_sets`: the generated shift sets of
+  // harness/shifted_tests.h (rdd-noise, rdd-blur, rdd-invert, rdd-kmeans10). Recorded in to_json() for
+  // trustdd always, for other protocols when not empty (so existing configuration hashes stay).
   std::vector<std::string> ood;
+  // `trustdd` only (recorded in to_json() for that protocol only): the Energy score's temperature, the
+  // weight of the OE term when the set has outliers, and the checkpoint rule (test accuracy every
+  // `test_every` epochs; the best one from epoch `keep_from` on is the model scored).
   double temperature = 1.0;
   double lambda_oe = 0.5;
   int64_t test_every = 50;
@@ -89,7 +92,19 @@ struct ProtocolInfo {
   std::string description;
   std::vector<std::string> metrics;  // the metric registry names it produces
   std::function<std::unique_ptr<EvalProtocol>()> make;
-  bool produces(const std::string& metric) const;  // "auroc@textures" counts as "auroc"
+  // Scores the generated shift sets of eval.ood (harness/shifted_tests.h) with the net it trained:
+  // rows accuracy@<set> / worst_group_accuracy@<grouping> and accuracy_drop@<set>.
+  bool shifted_sets = false;
+  // The eval.augment values it implements. A value planned in planned/evaluation.yaml (`augments:`)
+  // makes a cell `unimplemented`; any other is invalid.
+  std::vector<std::string> augments = {"none", "dsa", "dc_aug"};
+  // Its reference's settings where a cell gives none (EvalSpec fields by their suite names, e.g.
+  // {"batch_train": 64}); EvalSpec::from_json applies them before reading the cell's values.
+  json defaults = json::object();
+  // "auroc@textures" counts as "auroc"; a row on a generated shift set ("accuracy@rdd-noise") also
+  // needs shifted_sets.
+  bool produces(const std::string& metric) const;
+  bool supports_augment(const std::string& augment) const;
 };
 
 Registry<ProtocolInfo>& protocol_registry();
@@ -103,7 +118,8 @@ EvalRunResult evaluate_once(const SyntheticSet& set, const LoadedDataset& data, 
 
 // The loop most protocols share (VICO evaluate_synset): a fresh ctx.spec.net seeded with ctx.seed,
 // trained on the set with the spec's schedule and augmentation at learning rate `lr`, then top-1
-// accuracy on the test split (also returned as the "accuracy" row).
+// accuracy on the test split (also returned as the "accuracy" row) and the rows of the shift sets of
+// spec.ood (shifted_test_rows in harness/shifted_tests.h).
 EvalRunResult train_and_test(const EvalContext& ctx, double lr);
 // The schedule of that loop (epochs, batch, lr, momentum 0.9, wd 5e-4, lr drop, the spec's augmentation).
 TrainSchedule eval_schedule(const EvalContext& ctx, double lr);

@@ -31,5 +31,11 @@ std::string metric_names_joined() {
 
 // Top-1 test accuracy: what the `dc` and `mtt` protocols produce.
 DDBENCH_REGISTER_METRIC(MetricInfo{"accuracy", true, "%", "top-1 test accuracy after the protocol's last epoch"});
+// On the shifted test sets of harness/shifted_tests.h (RDD's robustness evaluation): rows
+// worst_group_accuracy@<grouping> and accuracy_drop@<set>.
+DDBENCH_REGISTER_METRIC(MetricInfo{"worst_group_accuracy", true, "%",
+                                   "lowest top-1 accuracy over the groups of a grouping of the test split (RDD Cluster-min)"});
+DDBENCH_REGISTER_METRIC(MetricInfo{"accuracy_drop", false, "%",
+                                   "standard test accuracy minus the accuracy on a shifted test set or the worst group (points)"});
 
 }  // namespace ddb

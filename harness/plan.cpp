@@ -10,6 +10,8 @@
 #include "harness/ood_scores.h"
 #include "harness/ood_sets.h"
 #include "harness/set_metrics.h"
+#include "harness/shifted_tests.h"
+#include "datasets/manifests.h"
 #include "methods/method.h"
 
 namespace ddb {
@@ -72,6 +74,8 @@ std::string RunConfig::label() const {
 namespace {
 
 const char* const kOodMetrics[] = {"fpr95", "auroc", "aupr_in", "aupr_out"};
+// Metrics a protocol with shifted_sets measures on a generated shift set.
+const char* const kShiftMetrics[] = {"accuracy", "accuracy_drop", "worst_group_accuracy"};
 
 std::vector<std::string> name_list(const json& j) {
   std::vector<std::string> out;
@@ -86,16 +90,38 @@ std::vector<std::string> name_list(const json& j) {
 json eval_block(const json& spec) {
   json eval = spec.value("eval", json::object());
   if (!eval.is_object()) return eval;  // EvalSpec::from_json says what is wrong
-  // trustdd scores the OOD sets of eval.ood; a cell that names its own `ood` and no eval.ood gets those.
-  if (str_or(eval, "protocol", "dc") == "trustdd" && !eval.contains("ood") && spec.contains("ood") &&
-      !spec["ood"].is_null())
-    eval["ood"] = spec["ood"];
+  // The evaluation scores the test sets of eval.ood (trustdd: OOD detection; the others: the generated
+  // shift sets); a cell that names its own `ood` and no eval.ood gets those.
+  if (!eval.contains("ood") && spec.contains("ood") && !spec["ood"].is_null()) eval["ood"] = spec["ood"];
   return eval;
 }
 
 std::string metric_row(const json& spec, const EvalSpec& es) {
   const std::string metric = str_or(spec, "metric", "accuracy");
   const std::string base = metric_base(metric);
+  // A metric on a generated shift set (harness/shifted_tests.h): the row <metric>@<set>.
+  if (metric == base && std::find(std::begin(kShiftMetrics), std::end(kShiftMetrics), base) != std::end(kShiftMetrics)) {
+    const std::vector<std::string> cell_sets = name_list(spec.value("ood", json()));
+    if (std::any_of(cell_sets.begin(), cell_sets.end(), is_generated_shift_set)) {
+      if (cell_sets.size() != 1)
+        throw UserError("metric " + base + " is measured on one shifted test set per cell (ood: one name); this cell lists " +
+                        std::to_string(cell_sets.size()));
+      const std::string& set = cell_sets[0];
+      if (std::find(es.ood.begin(), es.ood.end(), set) == es.ood.end()) {
+        std::string listed;
+        for (const auto& o : es.ood) listed += (listed.empty() ? "" : ", ") + o;
+        throw UserError("shifted test set '" + set + "' is not among the sets eval.ood scores (" +
+                        (listed.empty() ? std::string("none") : listed) + ")");
+      }
+      if (base == "worst_group_accuracy" && !is_grouping_set(set))
+        throw UserError("worst_group_accuracy needs a grouping of the test split (rdd-kmeans10); '" + set +
+                        "' is a transformed test set (use accuracy or accuracy_drop)");
+      if (base == "accuracy" && is_grouping_set(set))
+        throw UserError("'" + set + "' groups the standard test split, whose accuracy is the plain `accuracy`; use "
+                        "worst_group_accuracy or accuracy_drop with it");
+      return base + "@" + set;
+    }
+  }
   if (metric != base || es.protocol != "trustdd" ||
       std::find(std::begin(kOodMetrics), std::end(kOodMetrics), base) == std::end(kOodMetrics))
     return metric;
@@ -176,11 +202,25 @@ std::optional<Blocker> spec_blocker(const json& spec, const std::vector<std::str
       if (r.rfind("dataset:", 0) == 0) dataset_spec(r.substr(8));
     const json eval_j = eval_block(spec);
     const EvalSpec es = EvalSpec::from_json(eval_j);  // unknown protocol / augment -> UserError
-    if (spec.contains("ood") && !spec["ood"].is_null()) {
-      for (const auto& o : name_list(spec["ood"])) dataset_spec(o);
-      if (es.protocol != "trustdd") later("evaluation on OOD / shifted test sets with eval protocol " + es.protocol);
+    // The extra test sets: trustdd scores OOD sets; a protocol registered with shifted_sets scores the
+    // generated shift sets (harness/shifted_tests.h). Anything else waits for its code.
+    std::vector<std::string> test_sets = es.ood;
+    for (const auto& o : name_list(spec.value("ood", json())))
+      if (std::find(test_sets.begin(), test_sets.end(), o) == test_sets.end()) test_sets.push_back(o);
+    const ProtocolInfo* protocol = find_protocol(es.protocol);
+    for (const auto& o : test_sets) {
+      dataset_spec(o);  // unknown name -> UserError
+      if (is_generated_shift_set(o)) {
+        if (protocol && !protocol->shifted_sets)
+          later("shifted test set " + o + " with eval protocol " + es.protocol + " (it does not score shifted test sets)");
+      } else if (es.protocol != "trustdd") {
+        later("test set " + o + " (role " + dataset_extra(o).role + ") with eval protocol " + es.protocol +
+              ": trustdd scores OOD sets, the other protocols only the generated shift sets (rdd-noise, rdd-blur, "
+              "rdd-invert, rdd-kmeans10)");
+      }
     }
-    for (const auto& o : es.ood) dataset_spec(o);
+    if (protocol && !protocol->supports_augment(es.augment))  // a planned value (EvalSpec::from_json checked)
+      later("eval.augment " + es.augment + " for eval protocol " + es.protocol);
     // OE's auxiliary outliers must never be a test OOD set (TrustDD Sec. 3; OE, Hendrycks et al.).
     const json opts = spec.value("options", json::object());
     const std::string aux = opts.is_object() ? str_or(opts, "oe_data", "") : "";
@@ -192,18 +232,20 @@ std::optional<Blocker> spec_blocker(const json& spec, const std::vector<std::str
                                             "' (option oe_data) are also a test OOD set of this cell: the outliers a "
                                             "model is exposed to in training must not overlap the sets it is tested on"};
     }
-    if (protocol_registry().has(es.protocol)) metric_row(spec, es);  // a bad ood / score -> UserError
+    const std::string row = metric_row(spec, es);  // a bad ood / score -> UserError
     const std::string metric = str_or(spec, "metric", "accuracy");
     if (!metric_known(metric_base(metric)))
       return Blocker{Status::Invalid, "unknown metric '" + metric + "'; known: " + metric_names_joined()};
-    const ProtocolInfo* protocol = find_protocol(es.protocol);
     if (!protocol) later("eval protocol " + es.protocol);
     const MetricInfo* mi = find_metric(metric_base(metric));
     if (!mi) {
       later("metric " + metric);
-    } else if (mi->kind != "set" && protocol && !protocol->produces(metric)) {
-      later("metric " + metric + " from eval protocol " + es.protocol);
+    } else if (mi->kind != "set" && protocol && !protocol->produces(row)) {
+      later("metric " + row + " from eval protocol " + es.protocol);
     }
+    if ((metric == "worst_group_accuracy" || metric == "accuracy_drop") && row == metric)
+      later("metric " + metric + " without a generated shifted test set (ood: rdd-kmeans10 / rdd-noise / rdd-blur / "
+            "rdd-invert): groups read from a dataset (MetaShift) or a difference between runs");
     if (spec.contains("delta_from")) later("delta metrics (delta_from)");
     for (const std::string& net : {str_or(spec, "distill_net", "ConvNet"), es.net})
       if (!net_known(net)) later("network " + net);
@@ -237,7 +279,7 @@ std::optional<Blocker> machine_blocker(const Cell& cell, const json& spec, const
     if (r.rfind("dataset:", 0) == 0) datasets.push_back(r.substr(8));
   try {  // the OOD test sets an evaluation scores (the generated noises need no files)
     for (const auto& o : EvalSpec::from_json(eval_block(spec)).ood)
-      if (!is_generated_ood_set(o)) datasets.push_back(o);
+      if (!is_generated_ood_set(o) && !is_generated_shift_set(o)) datasets.push_back(o);
   } catch (const UserError&) {
   }
   for (size_t i = 0; i < datasets.size(); ++i) {

@@ -11,8 +11,10 @@
 #include "harness/check.h"
 #include "harness/eval_protocol.h"
 #include "harness/runtime.h"
+#include "harness/shifted_tests.h"
 #include "harness/synset_io.h"
 #include "harness/zca.h"
+#include "methods/method.h"
 
 namespace ddb::cli {
 
@@ -31,13 +33,19 @@ void register_evaluate_command(CLI::App& app) {
     c->add_option("--dataset", dataset, "dataset whose test split is used (default: the sidecar's)");
     c->add_option("--protocol", protocol, "eval protocol (ddbench list protocols)")->capture_default_str();
     c->add_option("--net", net, "evaluation network")->capture_default_str();
-    c->add_option("--epochs", epochs, "the protocol's Epoch (Epoch+1 are trained)")->capture_default_str();
-    c->add_option("--augment", augment, "none | dsa | dc_aug")->capture_default_str();
+    c->add_option("--epochs", epochs,
+                  "the protocol's epochs (dc, mtt, trustdd: the reference's Epoch, Epoch+1 are trained; idc: exactly "
+                  "these); default: the protocol's (300; idc 1000)");
+    c->add_option("--augment", augment,
+                  "none | dsa | dc_aug (dc, mtt, trustdd); none | dsa | dsa+cutmix (idc); default: the protocol's "
+                  "(none; idc dsa+cutmix)");
     c->add_option("--runs", runs, "fresh networks to train")->capture_default_str();
     c->add_option("--seed", seed, "seed of the first run")->capture_default_str();
     c->add_option("--ood", ood,
                   "protocol trustdd: OOD test sets to score the trained nets against (gaussian-noise, uniform-noise, or "
-                  "dataset names: ddbench list datasets); a set with outliers ('outliers' in the file) trains with OE");
+                  "dataset names: ddbench list datasets); a set with outliers ('outliers' in the file) trains with OE. "
+                  "Protocols dc, mtt, idc: shifted test sets generated from the test split (rdd-noise, rdd-blur, "
+                  "rdd-invert: accuracy@ and accuracy_drop@ rows; rdd-kmeans10: worst_group_accuracy@ and accuracy_drop@)");
     c->add_option("--test-every", test_every, "protocol trustdd: test accuracy every N epochs (default 50)");
     c->add_option("--keep-from", keep_from,
                   "protocol trustdd: the best-test-accuracy model from this epoch on is scored (default 100; none "
@@ -48,7 +56,7 @@ void register_evaluate_command(CLI::App& app) {
     c->add_option("--threads", threads, "intra-op threads (default: all cores)");
     c->add_flag("--zca", zca, "ZCA-whiten the test split (fit on train, eps 0.1) for sets distilled on whitened data; "
                               "automatic when the sidecar's options have zca: true");
-    c->callback(guarded([] {
+    c->callback(guarded([cmd = c] {
       init_runtime(threads);
       SyntheticSet set = load_synset(file, index);
       std::string ds = dataset.empty() ? set.meta.value("dataset", std::string("")) : dataset;
@@ -70,11 +78,28 @@ void register_evaluate_command(CLI::App& app) {
         throw UserError(file + ": images are " + std::to_string(set.images.size(1)) + "x" +
                         std::to_string(set.images.size(2)) + "x" + std::to_string(set.images.size(3)) + " but " + ds +
                         " is " + std::to_string(sh.channels) + "x" + std::to_string(sh.height) + "x" + std::to_string(sh.width));
-      json ej = {{"protocol", protocol}, {"net", net}, {"epochs", epochs}, {"augment", augment}, {"runs", runs}};
-      if (!ood.empty()) ej["ood"] = ood;  // EvalSpec says when the protocol takes none
+      {
+        // Multi-formation sets (idc, idm) train the evaluation net on their decoded images, as in a suite run.
+        const int64_t stored = set.size();
+        set = decode_for_evaluation(set);
+        if (set.size() != stored)
+          std::cerr << "decoded " << stored << " stored images into " << set.size() << " (method "
+                    << set.meta.value("method", std::string()) << ")\n";
+      }
+      json ej = {{"protocol", protocol}, {"net", net}, {"runs", runs}};
+      if (cmd->count("--epochs")) ej["epochs"] = epochs;  // else the protocol's default
+      if (cmd->count("--augment")) ej["augment"] = augment;
+      if (!ood.empty()) ej["ood"] = ood;
       if (test_every > 0) ej["test_every"] = test_every;
       if (keep_from >= 0) ej["keep_from"] = keep_from;
       EvalSpec es = EvalSpec::from_json(ej);
+      const ProtocolInfo& pinfo = protocol_registry().get(es.protocol);
+      for (const auto& o : es.ood)  // before any training: a name the protocol cannot score
+        if (es.protocol != "trustdd" && !(pinfo.shifted_sets && is_generated_shift_set(o)))
+          throw UserError("--ood " + o + ": protocol " + es.protocol +
+                          (pinfo.shifted_sets ? " scores the generated shifted test sets (rdd-noise, rdd-blur, rdd-invert, "
+                                                "rdd-kmeans10); OOD detection sets need --protocol trustdd"
+                                              : " scores no extra test sets"));
       // Seeds come from what is evaluated (the set's content, the data, the settings), never from
       // the file's name: a copied or renamed file gives the same numbers.
       const std::string eval_identity =
@@ -99,7 +124,7 @@ void register_evaluate_command(CLI::App& app) {
       const auto [m, s] = mean_std(accs);
       std::printf("%s on %s (%lld images, protocol %s, %s, %lld epochs): accuracy %.2f ± %.2f (n=%zu)\n", file.c_str(),
                   ds.c_str(), static_cast<long long>(set.size()), protocol.c_str(), net.c_str(),
-                  static_cast<long long>(epochs), m, s, accs.size());
+                  static_cast<long long>(es.epochs), m, s, accs.size());
       for (const auto& [row, values] : rows) {
         const auto [rm, rs] = mean_std(values);
         std::printf("  %-32s %.2f ± %.2f (n=%zu)\n", row.c_str(), rm, rs, values.size());

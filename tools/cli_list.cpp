@@ -14,6 +14,7 @@
 #include "harness/metrics.h"
 #include "harness/nets/net.h"
 #include "harness/ood_sets.h"
+#include "harness/shifted_tests.h"
 #include "harness/runtime.h"
 #include "harness/suite.h"
 #include "methods/method.h"
@@ -46,7 +47,8 @@ void register_list_command(CLI::App& app) {
         LoadOptions lo;
         lo.data_root = o.data_root;
         for (const auto& s : dataset_specs()) {
-          const bool generated = is_generated_ood_set(s.name);  // made by harness/ood_sets at evaluation time
+          // made at evaluation time by harness/ood_sets (noises) and harness/shifted_tests (RDD's shifted sets)
+          const bool generated = is_generated_ood_set(s.name) || is_generated_shift_set(s.name);
           const bool here = generated || dataset_available(s.name, lo);
           std::cout << s.name << "  [" << (generated ? "generated" : here ? "available" : "missing") << "] " << s.info.num_classes << " classes, "
                     << s.info.shape.channels << "x" << s.info.shape.height << "x" << s.info.shape.width << ", reader "

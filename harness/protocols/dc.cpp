@@ -14,8 +14,9 @@ class DcProtocol : public EvalProtocol {
 DDBENCH_REGISTER_PROTOCOL(ProtocolInfo{
     "dc", "1",
     "VICO evaluate_synset: fresh net, SGD lr 0.01 mom 0.9 wd 5e-4, batch 256, Epoch+1 epochs, lr x0.1 after epoch "
-    "Epoch//2+1 (new optimizer), last-epoch test accuracy",
-    {"accuracy"},
-    [] { return std::make_unique<DcProtocol>(); }});
+    "Epoch//2+1 (new optimizer), last-epoch test accuracy; the same net scored on eval.ood's shifted test sets",
+    {"accuracy", "worst_group_accuracy", "accuracy_drop"},
+    [] { return std::make_unique<DcProtocol>(); },
+    /*shifted_sets=*/true});
 
 }  // namespace ddb

@@ -16,7 +16,8 @@ class MttProtocol : public EvalProtocol {
 }  // namespace
 
 DDBENCH_REGISTER_PROTOCOL(ProtocolInfo{"mtt", "1", "as dc, with the synthetic set's learned lr (MTT's args.lr_net = syn_lr)",
-                                       {"accuracy"},
-                                       [] { return std::make_unique<MttProtocol>(); }});
+                                       {"accuracy", "worst_group_accuracy", "accuracy_drop"},
+                                       [] { return std::make_unique<MttProtocol>(); },
+                                       /*shifted_sets=*/true});
 
 }  // namespace ddb
