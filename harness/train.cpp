@@ -1,7 +1,10 @@
 #include "harness/train.h"
 
+#include <algorithm>
 #include <cmath>
 #include <tuple>
+
+#include "harness/augment/cutmix.h"
 
 namespace ddb {
 
@@ -19,6 +22,16 @@ std::unique_ptr<torch::optim::SGD> make_sgd(NetImpl& net, const TrainSchedule& s
 }
 }  // namespace
 
+double scheduled_lr(const TrainSchedule& s, int64_t epoch) {
+  double lr = s.lr;
+  if (s.lr_drop && epoch > lr_drop_epoch(s.epochs)) lr *= 0.1;
+  std::vector<int64_t> milestones = s.lr_milestones;
+  std::sort(milestones.begin(), milestones.end());
+  for (int64_t m : milestones)
+    if (m <= epoch) lr *= s.lr_gamma;
+  return lr;
+}
+
 torch::Tensor uniform_cross_entropy(const torch::Tensor& logits) {
   return (torch::logsumexp(logits, 1) - logits.mean(1)).mean();
 }
@@ -30,7 +43,10 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
   double lr = s.lr;
   auto opt = make_sgd(net, s, lr);
   double last_loss = 0;
-  const int64_t total_epochs = s.epochs + 1;  // `for ep in range(Epoch + 1)`
+  const int64_t total_epochs = s.extra_epoch ? s.epochs + 1 : s.epochs;  // `for ep in range(Epoch + 1)`
+  const bool cutmix_on = s.cutmix_prob > 0;
+  if (cutmix_on && (labels.dim() != 1 || (s.outliers.defined() && s.lambda_oe > 0)))
+    throw UserError("CutMix training takes hard labels and no outliers");
   for (int64_t ep = 0; ep < total_epochs; ++ep) {
     const torch::Tensor perm = torch::randperm(n, torch::TensorOptions().dtype(torch::kLong));
     double sum = 0;
@@ -52,6 +68,9 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
         const torch::Tensor logits = net.forward(torch::cat({x, xo}, 0));
         const int64_t b = x.size(0);
         loss = loss_fn(logits.narrow(0, 0, b), y) + s.lambda_oe * uniform_cross_entropy(logits.narrow(0, b, xo.size(0)));
+      } else if (cutmix_on) {
+        const CutMixed m = cutmix(x, y, s.cutmix_beta, s.cutmix_prob);
+        loss = cutmix_loss(net.forward(m.images), y, m);
       } else {
         loss = loss_fn(net.forward(x), y);
       }
@@ -68,6 +87,13 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
     if (s.lr_drop && ep == lr_drop_epoch(s.epochs)) {
       lr *= 0.1;
       opt = make_sgd(net, s, lr);  // the reference builds a new optimizer: momentum buffers are dropped
+    }
+    if (!s.lr_milestones.empty()) {  // MultiStepLR.step(): in place, momentum kept
+      const double next = scheduled_lr(s, ep + 1);
+      if (next != lr) {
+        lr = next;
+        for (auto& group : opt->param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+      }
     }
     report(progress, phase, ep + 1, total_epochs);
   }

@@ -2,6 +2,7 @@
 #pragma once
 #include <functional>
 #include <utility>
+#include <vector>
 
 #include "harness/nets/net.h"
 #include "harness/progress.h"
@@ -28,7 +29,23 @@ struct TrainSchedule {
   double lambda_oe = 0;
   // Called after each epoch (0-based index, before the lr drop): checkpoint selection.
   std::function<void(int64_t epoch)> after_epoch;
+  // IDC (train.py): `epochs` epochs exactly (range(1, epochs + 1)) instead of the VICO Epoch + 1.
+  bool extra_epoch = true;
+  // IDC's MultiStepLR(milestones, gamma), stepped after every epoch: the lr is multiplied by lr_gamma
+  // once per milestone m (a 1-based epoch count) after epoch m, in place (the optimizer and its
+  // momentum are kept). Empty: no such schedule (use with lr_drop = false).
+  std::vector<int64_t> lr_milestones;
+  double lr_gamma = 0.1;
+  // IDC's CutMix (harness/augment/cutmix.h) on every batch after `augment`: with probability
+  // cutmix_prob a box from a permuted batch (lam ~ Beta(cutmix_beta, cutmix_beta)) and the
+  // area-weighted sum of the two cross-entropies. 0: off. Hard labels only; not with outliers.
+  double cutmix_prob = 0;
+  double cutmix_beta = 1.0;
 };
+
+// The learning rate of epoch `epoch` (0-based) under s: s.lr, x0.1 after lr_drop_epoch(s.epochs) when
+// lr_drop, x lr_gamma for every milestone m <= epoch (products in the order PyTorch's schedulers form them).
+double scheduled_lr(const TrainSchedule& s, int64_t epoch);
 
 // TrustDD's OE term: the cross-entropy between the uniform distribution and softmax(logits), averaged
 // over the batch: mean_i (logsumexp(z_i) - mean_k z_ik) (reference: -(z.mean(1) - logsumexp(z, 1)).mean()).
