@@ -191,7 +191,19 @@ std::optional<Blocker> spec_blocker(const json& spec, const std::vector<std::str
       return Blocker{Status::Invalid, e.what()};
     }
   } else if (planned_methods().count(method)) {
-    later("method " + method);
+    const json& facts = planned().section("methods").at(method);
+    if (facts.contains("needs_pretrained") && facts["needs_pretrained"].is_object()) {
+      // A method whose prior cannot be had here (GLaD's StyleGAN-XL): say which file, where, and why.
+      const json& w = facts["needs_pretrained"];
+      if (!unimplemented)
+        unimplemented = Blocker{Status::NeedsPretrained,
+                                "needs pretrained weights: " + str_or(w, "name", "pretrained weights") + " for method " +
+                                    method + "; " + str_or(w, "weights", "") + "; put it at " + str_or(w, "where", "?") +
+                                    " (from " + str_or(w, "source", "?") + "; sha256 " + str_or(w, "sha256", "?") +
+                                    "); loader " + str_or(w, "loader", "?")};
+    } else {
+      later("method " + method);
+    }
   } else {
     return Blocker{Status::Invalid, "unknown method '" + method + "'; registered methods: " + methods.names_joined() +
                                         " (or list it in planned/*.yaml)"};

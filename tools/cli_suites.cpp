@@ -139,7 +139,10 @@ void register_suite_commands(CLI::App& app) {
               std::string r = status_name(g.status);
               if (g.status == Status::Unimplemented) r += ": " + g.reason.substr(0, g.reason.find(';'));
               if (g.status == Status::DatasetMissing) r += ": " + g.reason.substr(0, g.reason.find(' '));
-              if (g.status == Status::NeedsPretrained) r += ": " + g.reason.substr(g.reason.find(':') + 2);
+              if (g.status == Status::NeedsPretrained) {  // "needs pretrained weights: WHAT; details"
+                const std::string what = g.reason.substr(g.reason.find(':') + 2);
+                r += ": " + what.substr(0, what.find(';'));
+              }
               if (g.status == Status::Invalid) r += ": " + g.reason.substr(0, 160);
               reasons[r]++;
               all_reasons[r]++;

@@ -73,6 +73,17 @@ TEST(Plan, CellsThatCannotRunSayWhy) {
   EXPECT_TRUE(jobs_for(cells).empty());
 }
 
+// GLaD needs a StyleGAN-XL that cannot be fetched here and whose loader is not written: its cells say
+// which file, where it goes and where it comes from, as needs-pretrained-weights (not unimplemented).
+TEST(Plan, GladCellsNameThePretrainedGeneratorTheyNeed) {
+  const Suite s = suite_from("  - {id: g, method: glad, dataset: cifar10}\n");
+  const PlannedCell p = plan_cell(s, s.cells[0], cpu());
+  EXPECT_EQ(p.status, Status::NeedsPretrained);
+  for (const char* part : {"StyleGAN-XL", "cifar10.pkl", "pretrained/stylegan_xl", "sha256", "loader"})
+    EXPECT_NE(p.reason.find(part), std::string::npos) << part << " in: " << p.reason;
+  EXPECT_FALSE(p.run.has_value());
+}
+
 // Defect: a mistyped option on an implemented method made the cell `unimplemented` (suite green).
 TEST(Plan, MistypedOptionIsInvalidNamingFileLineOptionAndTheValidOnes) {
   const Suite s = suite_from("  - {id: a, method: dm, options: {iteratons: 100}}\n");
