@@ -90,4 +90,18 @@ torch::Tensor ConvNet::embed(torch::Tensor x) { return features_->forward(x).fla
 
 torch::Tensor ConvNet::forward(torch::Tensor x) { return classifier_->forward(embed(x)); }
 
+std::pair<torch::Tensor, torch::Tensor> ConvNet::feature_map_and_logits(torch::Tensor x) {
+  // The last block's pool (if any) is the last module: the map is taken just before it.
+  const size_t n = features_->size();
+  const size_t before_pool = config_.pool != Pool::None ? n - 1 : n;
+  torch::Tensor map;
+  size_t i = 0;
+  for (auto& m : *features_) {
+    if (i++ == before_pool) map = x;
+    x = m.forward(x);
+  }
+  if (!map.defined()) map = x;
+  return {map, classifier_->forward(x.flatten(1))};
+}
+
 }  // namespace ddb::nets

@@ -137,6 +137,10 @@ const Registry<Entry>& registry() {
 
 }  // namespace
 
+std::pair<torch::Tensor, torch::Tensor> NetImpl::feature_map_and_logits(torch::Tensor) {
+  throw UserError("Grad-CAM needs a conv feature map; not available for net " + name());
+}
+
 Net make_net(const std::string& name, const ImageShape& shape, int64_t num_classes) {
   const Entry& e = registry().get(name);  // unknown -> UserError listing the registered networks
   if (shape.channels < 1 || shape.height < 1 || shape.width < 1) {

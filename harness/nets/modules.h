@@ -47,6 +47,7 @@ class ConvNet : public NetImpl {
   ConvNet(const ConvNetConfig& config, const ImageShape& shape, int64_t num_classes);
   torch::Tensor forward(torch::Tensor x) override;
   torch::Tensor embed(torch::Tensor x) override;
+  std::pair<torch::Tensor, torch::Tensor> feature_map_and_logits(torch::Tensor x) override;
   bool has_batchnorm() const override { return config_.norm == Norm::BatchNorm; }
   int64_t feature_dim() const { return feature_dim_; }
 
@@ -89,6 +90,7 @@ class ResNet : public NetImpl {
   ResNet(const ResNetConfig& config, const ImageShape& shape, int64_t num_classes);
   torch::Tensor forward(torch::Tensor x) override;
   torch::Tensor embed(torch::Tensor x) override;
+  std::pair<torch::Tensor, torch::Tensor> feature_map_and_logits(torch::Tensor x) override;
   bool has_batchnorm() const override { return config_.batchnorm; }
   int64_t feature_dim() const { return feature_dim_; }
 

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ddb {
@@ -16,6 +17,10 @@ class NetImpl : public torch::nn::Module {
   virtual torch::Tensor embed(torch::Tensor x) = 0;
   // True when the net has BatchNorm layers (DC freezes their statistics; DM uses the joint batch).
   virtual bool has_batchnorm() const { return false; }
+  // Grad-CAM's inputs from one forward: the activations of the last conv block [N,C,h,w] (ConvNet: the
+  // last block after its activation, before its pool; ResNet: the last stage, before the pool) and the
+  // logits [N,K] computed from them. Nets without such a map throw UserError (harness/gradcam.h).
+  virtual std::pair<torch::Tensor, torch::Tensor> feature_map_and_logits(torch::Tensor x);
 };
 using Net = std::shared_ptr<NetImpl>;
 

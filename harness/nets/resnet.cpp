@@ -98,4 +98,11 @@ torch::Tensor ResNet::embed(torch::Tensor x) {
 
 torch::Tensor ResNet::forward(torch::Tensor x) { return classifier_->forward(embed(x)); }
 
+std::pair<torch::Tensor, torch::Tensor> ResNet::feature_map_and_logits(torch::Tensor x) {
+  auto map = torch::relu(bn1_.forward(conv1_->forward(x)));
+  for (auto& layer : layers_) map = layer->forward(map);
+  auto out = config_.avgpool_downsample ? map : F::avg_pool2d(map, F::AvgPool2dFuncOptions(4).stride(4));
+  return {map, classifier_->forward(out.flatten(1))};
+}
+
 }  // namespace ddb::nets
