@@ -90,5 +90,6 @@ void register_evaluate_command(CLI::App& app);
 void register_suite_commands(CLI::App& app);     // suites validate | coverage
 void register_experts_command(CLI::App& app);
 void register_references_command(CLI::App& app);
+void register_complexity_command(CLI::App& app);  // Comp-DD class complexity (Grad-CAM)
 
 }  // namespace ddb::cli

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   ddb::cli::register_references_command(app);
   ddb::cli::register_suite_commands(app);
   ddb::cli::register_experts_command(app);
+  ddb::cli::register_complexity_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
