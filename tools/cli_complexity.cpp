@@ -40,7 +40,7 @@ void register_complexity_command(CLI::App& app) {
       "from a classifier trained here; per-class mean, std and rank (1 = easiest)");
   static std::string dataset = "fashion-mnist", net_name = "ConvNetW32", split_name = "test", out, data_root,
                      device = "auto";
-  static int64_t epochs = 5, max_per_class = 0, seed = 0, batch = 256;
+  static int64_t epochs = 5, max_per_class = 0, train_per_class = 0, seed = 0;
   static double threshold = 0.5;
   static int threads = 0;
   c->add_option("--dataset", dataset, "registry name (ddbench list datasets)")->capture_default_str();
@@ -56,6 +56,9 @@ void register_complexity_command(CLI::App& app) {
   c->add_option("--split", split_name, "test | train: the images whose complexity is measured")->capture_default_str();
   c->add_option("--max-per-class", max_per_class, "the first N images of each class of the split (0: all)")
       ->capture_default_str();
+  c->add_option("--train-per-class", train_per_class,
+                "train the classifier on the first N training images of each class only (0: the whole split)")
+      ->capture_default_str();
   c->add_option("--seed", seed, "torch seed of the classifier's initialisation and batch order")->capture_default_str();
   c->add_option("--out", out, "CSV file: class,name,n,complexity_mean,complexity_std,high_fraction_mean,rank");
   c->add_option("--data-root", data_root, "where datasets live");
@@ -65,7 +68,7 @@ void register_complexity_command(CLI::App& app) {
     init_runtime(threads);
     if (epochs < 0) throw UserError("--epochs must be >= 0");
     if (!(threshold >= 0 && threshold <= 1)) throw UserError("--threshold must be in [0, 1]");
-    if (max_per_class < 0) throw UserError("--max-per-class must be >= 0");
+    if (max_per_class < 0 || train_per_class < 0) throw UserError("--max-per-class and --train-per-class must be >= 0");
     if (split_name != "test" && split_name != "train") throw UserError("--split must be test or train");
     LoadOptions lo;
     lo.data_root = data_root;
@@ -95,21 +98,31 @@ void register_complexity_command(CLI::App& app) {
       if (pct / 20 != last / 20) std::cerr << phase << " epoch " << done << "/" << total << "\n";
       last = pct;
     };
-    std::cerr << "training " << net_name << " on " << data.train.size() << " images (" << epochs + 1 << " epochs)\n";
-    const double loss = train_classifier(*net, data.train.images.to(dev), data.train.labels.to(dev), sched, progress,
+    auto first_per_class = [k](const TensorSplit& sp, int64_t per_class) {
+      std::vector<torch::Tensor> idx;
+      for (int64_t cl = 0; cl < k; ++cl) {
+        torch::Tensor ci = sp.labels.eq(cl).nonzero().flatten();
+        if (per_class > 0 && ci.size(0) > per_class) ci = ci.narrow(0, 0, per_class);
+        idx.push_back(ci);
+      }
+      return idx;
+    };
+    TensorSplit train = data.train;
+    if (train_per_class > 0) {
+      const torch::Tensor ti = torch::cat(first_per_class(data.train, train_per_class));
+      train = TensorSplit{data.train.images.index_select(0, ti), data.train.labels.index_select(0, ti)};
+    }
+    std::cerr << "training " << net_name << " on " << train.size() << " images (" << epochs + 1 << " epochs)\n";
+    const double loss = train_classifier(*net, train.images.to(dev), train.labels.to(dev), sched, progress,
                                          "train classifier");
     const double acc = test_accuracy(*net, data.test, dev);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("classifier %s on %s: test accuracy %.2f%% (train loss %.4f, %lld epochs, %.0f s)\n", net_name.c_str(),
-                dataset.c_str(), acc, loss, static_cast<long long>(epochs + 1), secs);
+    std::printf("classifier %s on %s (%lld training images): test accuracy %.2f%% (train loss %.4f, %lld epochs, %.0f s)\n",
+                net_name.c_str(), dataset.c_str(), static_cast<long long>(train.size()), acc, loss,
+                static_cast<long long>(epochs + 1), secs);
 
     const TensorSplit& split = split_name == "test" ? data.test : data.train;
-    std::vector<torch::Tensor> idx;
-    for (int64_t cl = 0; cl < k; ++cl) {
-      torch::Tensor ci = split.labels.eq(cl).nonzero().flatten();
-      if (max_per_class > 0 && ci.size(0) > max_per_class) ci = ci.narrow(0, 0, max_per_class);
-      idx.push_back(ci);
-    }
+    const std::vector<torch::Tensor> idx = first_per_class(split, max_per_class);
     const torch::Tensor all = torch::cat(idx);
     const torch::Tensor images = split.images.index_select(0, all);
     const torch::Tensor labels = split.labels.index_select(0, all);
