@@ -60,7 +60,8 @@ void register_complexity_command(CLI::App& app) {
                 "train the classifier on the first N training images of each class only (0: the whole split)")
       ->capture_default_str();
   c->add_option("--seed", seed, "torch seed of the classifier's initialisation and batch order")->capture_default_str();
-  c->add_option("--out", out, "CSV file: class,name,n,complexity_mean,complexity_std,high_fraction_mean,rank");
+  c->add_option("--out", out, "CSV file: class,name,n,complexity_mean,complexity_std,high_fraction_mean,rank,zero_maps (images whose "
+                "map is all zero: complexity 1)");
   c->add_option("--data-root", data_root, "where datasets live");
   c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
   c->add_option("--threads", threads, "intra-op threads (default: all cores)");
@@ -130,10 +131,15 @@ void register_complexity_command(CLI::App& app) {
     const torch::Tensor maps = grad_cam(*net, images, labels, dev);
     const torch::Tensor high = fraction_at_least(maps, threshold).to(torch::kDouble).contiguous();
     const double* hp = high.data_ptr<double>();
+    // An all-zero map (ReLU removed every location: no positive evidence for the class in the last block)
+    // counts as complexity 1; the table says how many there are.
+    const torch::Tensor zero = maps.flatten(1).amax(1).eq(0).contiguous();
+    const bool* zp = zero.data_ptr<bool>();
 
     struct Row {
       int64_t cls;
       int64_t n;
+      int64_t zero_maps;
       double mean, sd, high_mean;
       int64_t rank = 0;
     };
@@ -143,10 +149,14 @@ void register_complexity_command(CLI::App& app) {
     for (int64_t cl = 0; cl < k; ++cl) {
       const int64_t n = idx[cl].size(0);
       std::vector<double> comp;
-      for (int64_t i = 0; i < n; ++i) comp.push_back(1.0 - hp[off + i]);
+      int64_t zeros = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        comp.push_back(1.0 - hp[off + i]);
+        zeros += zp[off + i] ? 1 : 0;
+      }
       off += n;
       every.insert(every.end(), comp.begin(), comp.end());
-      Row r{cl, n, NAN, NAN, NAN};
+      Row r{cl, n, zeros, NAN, NAN, NAN};
       if (n > 0) {
         const auto [m, s] = mean_std(comp);
         r.mean = m;
@@ -169,11 +179,12 @@ void register_complexity_command(CLI::App& app) {
     };
     std::printf("complexity = 1 - fraction of Grad-CAM pixels >= %.2f (true class), %s split, rank 1 = easiest\n",
                 threshold, split_name.c_str());
-    std::printf("%4s  %5s  %-20s %5s  %10s  %8s\n", "rank", "class", "name", "n", "complexity", "std");
+    std::printf("%4s  %5s  %-20s %5s  %10s  %8s  %9s\n", "rank", "class", "name", "n", "complexity", "std", "zero_maps");
     for (size_t i : order) {
       const Row& r = rows[i];
-      std::printf("%4lld  %5lld  %-20s %5lld  %10.4f  %8.4f\n", static_cast<long long>(r.rank),
-                  static_cast<long long>(r.cls), name_of(r.cls).c_str(), static_cast<long long>(r.n), r.mean, r.sd);
+      std::printf("%4lld  %5lld  %-20s %5lld  %10.4f  %8.4f  %9lld\n", static_cast<long long>(r.rank),
+                  static_cast<long long>(r.cls), name_of(r.cls).c_str(), static_cast<long long>(r.n), r.mean, r.sd,
+                  static_cast<long long>(r.zero_maps));
     }
     if (!every.empty()) {
       const auto [m, s] = mean_std(every);
@@ -182,12 +193,12 @@ void register_complexity_command(CLI::App& app) {
     if (!out.empty()) {
       std::ofstream f(out);
       if (!f) throw UserError("cannot write " + out);
-      f << "class,name,n,complexity_mean,complexity_std,high_fraction_mean,rank\n";
+      f << "class,name,n,complexity_mean,complexity_std,high_fraction_mean,rank,zero_maps\n";
       char buf[256];
       for (const Row& r : rows) {
-        std::snprintf(buf, sizeof buf, "%lld,%s,%lld,%.6f,%.6f,%.6f,%lld", static_cast<long long>(r.cls),
+        std::snprintf(buf, sizeof buf, "%lld,%s,%lld,%.6f,%.6f,%.6f,%lld,%lld", static_cast<long long>(r.cls),
                       csv_field(name_of(r.cls)).c_str(), static_cast<long long>(r.n), r.mean, r.sd, r.high_mean,
-                      static_cast<long long>(r.rank));
+                      static_cast<long long>(r.rank), static_cast<long long>(r.zero_maps));
         f << buf << "\n";
       }
       std::cerr << "wrote " << out << "\n";

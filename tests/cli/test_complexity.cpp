@@ -47,7 +47,7 @@ TEST(CliComplexity, Toy28CsvHasOneRowPerClassValuesInUnitRangeAndRanksAPermutati
   std::ifstream f(csv);
   std::string line;
   ASSERT_TRUE(std::getline(f, line));
-  EXPECT_EQ(line, "class,name,n,complexity_mean,complexity_std,high_fraction_mean,rank");
+  EXPECT_EQ(line, "class,name,n,complexity_mean,complexity_std,high_fraction_mean,rank,zero_maps");
   std::vector<std::vector<std::string>> rows;
   while (std::getline(f, line))
     if (!line.empty()) rows.push_back(split_csv_line(line));
@@ -56,7 +56,9 @@ TEST(CliComplexity, Toy28CsvHasOneRowPerClassValuesInUnitRangeAndRanksAPermutati
   std::vector<std::pair<int, double>> by_rank;
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
-    ASSERT_EQ(r.size(), 7u) << line;
+    ASSERT_EQ(r.size(), 8u) << line;
+    EXPECT_GE(std::stoi(r[7]), 0);
+    EXPECT_LE(std::stoi(r[7]), 8);
     EXPECT_EQ(std::stoi(r[0]), static_cast<int>(i));
     EXPECT_EQ(std::stoi(r[2]), 8);
     const double mean = std::stod(r[3]), high = std::stod(r[5]);
