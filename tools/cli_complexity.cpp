@@ -17,21 +17,11 @@
 #include "datasets/registry.h"
 #include "harness/check.h"
 #include "harness/gradcam.h"
+#include "harness/report/reporter.h"
 #include "harness/runtime.h"
 #include "harness/train.h"
 
 namespace ddb::cli {
-
-namespace {
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char ch : s) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return q + "\"";
-}
-
-}  // namespace
 
 void register_complexity_command(CLI::App& app) {
   auto* c = app.add_subcommand(

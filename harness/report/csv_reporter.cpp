@@ -2,14 +2,17 @@
 #include "harness/report/reporter.h"
 
 namespace ddb {
-namespace {
 
-std::string csv(const std::string& s) {
+std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
 }
+
+namespace {
+
+std::string csv(const std::string& s) { return csv_field(s); }
 
 class CsvReporter : public Reporter {
  public:

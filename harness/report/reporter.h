@@ -42,6 +42,9 @@ std::string fmt_value(const std::optional<double>& v, int decimals = 2);
 std::string fmt_mean_std(const std::optional<double>& m, const std::optional<double>& s, int decimals = 2);
 std::string cell_setting(const CellResult& r);  // the printed setting, or method/ipc/dataset
 
+// One CSV field (RFC 4180): quoted, with doubled quotes, when it holds a comma, a quote or a newline.
+std::string csv_field(const std::string& s);
+
 }  // namespace ddb
 
 // DDBENCH_REGISTER_REPORTER(ReporterInfo{...}); at namespace scope in the reporter's file.
