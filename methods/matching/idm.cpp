@@ -192,6 +192,8 @@ class ImprovedDistributionMatching : public Method {
         // A modifier's network objective (RDD) replaces the queue's CE; its centres are the current
         // synthetic images as stored.
         ModelQueue::LossFn network_loss;
+        // One copy per iteration: the modifier picks its centres once per network update (a new tensor).
+        const torch::Tensor centres = seam.needs_centres() ? syn.detach().clone() : torch::Tensor();
         if (seam.needs_centres())
           network_loss = [&](NetImpl& net, const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& logits,
                              int64_t step) {
@@ -201,7 +203,7 @@ class ImprovedDistributionMatching : public Method {
             nb.labels = y;
             nb.per_sample = torch::nn::functional::cross_entropy(
                 logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
-            nb.centres = syn.detach();
+            nb.centres = centres;
             nb.centre_labels = labels;
             nb.step = step;
             return seam.network_loss(nb);
