@@ -1,4 +1,4 @@
-// The experts of mtt / tesla / ftd: trained once into the content-addressed cache
+// The experts of mtt / tesla / ftd / datm / edf: trained once into the content-addressed cache
 // (methods/trajectory/experts.h) with MTT buffer.py's recipe, FTD's sharpness-aware variant when expert_rho > 0.
 #include "core/hashing.h"
 #include "methods/matching/outlier_exposure.h"
@@ -7,7 +7,8 @@
 
 namespace ddb {
 
-SyntheticSet distill_with_experts(const TrajectoryConfig& cfg, const DistillContext& ctx) {
+SyntheticSet distill_with_experts(const TrajectoryConfig& cfg, const DistillContext& ctx,
+                                  const ImageGradientHookFactory& make_hook) {
   ExpertSpec spec;
   spec.net = ctx.net;
   spec.epochs = cfg.expert_train_epochs;
@@ -42,7 +43,10 @@ SyntheticSet distill_with_experts(const TrajectoryConfig& cfg, const DistillCont
   if (expert_outliers) cache.set_outlier_sampler([&](int64_t n) { return expert_outliers->sample_pool(n); });
   cache.ensure(cfg.num_experts, ctx.device, ctx.progress);
   ExpertSource source{cfg.num_experts, [&cache](int64_t i) { return cache.load(i).snapshots; }};
-  SyntheticSet out = run_trajectory_matching(cfg, ctx, source, nullptr, distill_outliers.get());
+  ImageGradientHook hook;
+  if (make_hook) hook = make_hook(source);
+  SyntheticSet out =
+      run_trajectory_matching(cfg, ctx, source, nullptr, distill_outliers.get(), make_hook ? &hook : nullptr);
   out.meta["experts"] = {{"dir", cache.dir()},
                          {"count", cfg.num_experts},
                          {"spec", cache.spec().to_json()},

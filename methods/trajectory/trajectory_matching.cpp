@@ -11,6 +11,7 @@
 #include "harness/train.h"
 #include "methods/common.h"
 #include "methods/matching/outlier_exposure.h"
+#include "methods/trajectory/datm_init.h"
 
 namespace ddb {
 
@@ -84,19 +85,36 @@ TrajectoryConfig TrajectoryConfig::from(const std::string& method, const Options
   if (v.contains("ema_decay")) c.ema_decay = o.real("ema_decay");
   if (v.contains("expert_rho")) c.expert_rho = o.real("expert_rho");
   if (v.contains("expert_alpha")) c.expert_alpha = o.real("expert_alpha");
+  if (v.contains("min_start_epoch")) c.min_start_epoch = o.integer("min_start_epoch");
+  if (v.contains("current_max_start_epoch")) c.current_max_start_epoch = o.integer("current_max_start_epoch");
+  if (v.contains("expansion_end_epoch")) c.expansion_end_epoch = o.integer("expansion_end_epoch");
+  if (v.contains("threshold")) c.loss_threshold = o.real("threshold");
+  if (v.contains("momentum_label")) c.momentum_label = o.real("momentum_label");
 
   auto fail = [&](const std::string& what) { throw UserError(method + ": " + what); };
   if (c.iterations < 0) fail("iterations must be >= 0");
   if (c.syn_steps < 1) fail("syn_steps must be >= 1");
   if (c.expert_epochs < 1) fail("expert_epochs must be >= 1");
   if (c.max_start_epoch < 1) fail("max_start_epoch must be >= 1 (start epochs are drawn from 0 .. max_start_epoch-1)");
+  if (c.min_start_epoch < 0 || c.min_start_epoch >= c.max_start_epoch)
+    fail("min_start_epoch must be in [0, max_start_epoch) (start epochs are drawn from min_start_epoch .. max_start_epoch-1)");
+  if (c.current_max_start_epoch < 0) fail("current_max_start_epoch must be >= 0 (0 = no sequential generation)");
+  if (c.current_max_start_epoch > c.max_start_epoch)
+    fail("current_max_start_epoch (" + std::to_string(c.current_max_start_epoch) + ") exceeds max_start_epoch (" +
+         std::to_string(c.max_start_epoch) + "): DATM.py's window would shrink and then fail; use 0 for no sequential generation");
+  if (c.current_max_start_epoch > 0 && std::min(c.current_max_start_epoch, c.max_start_epoch) <= c.min_start_epoch)
+    fail("current_max_start_epoch must exceed min_start_epoch (the first iterations draw from min_start_epoch .. "
+         "current_max_start_epoch-1)");
+  if (c.expansion_end_epoch < 1) fail("expansion_end_epoch must be >= 1");
+  if (c.loss_threshold < 0) fail("threshold must be >= 0 (0 = every iteration updates)");
   if (c.max_start_epoch - 1 + c.expert_epochs > c.expert_train_epochs)
     fail("max_start_epoch - 1 + expert_epochs (" + std::to_string(c.max_start_epoch - 1 + c.expert_epochs) +
          ") exceeds expert_train_epochs (" + std::to_string(c.expert_train_epochs) + "): the target snapshot would not exist");
   if (c.batch_syn < 0) fail("batch_syn must be >= 0 (0 = all images)");
   if (c.num_experts < 1) fail("num_experts must be >= 1");
   if (c.expert_images_per_class < 0) fail("expert_images_per_class must be >= 0 (0 = all)");
-  if (c.pix_init != "real" && c.pix_init != "noise") fail("option pix_init must be 'real' or 'noise', got '" + c.pix_init + "'");
+  if (c.pix_init != "real" && c.pix_init != "noise" && c.pix_init != "samples_predicted_correctly")
+    fail("option pix_init must be real, noise or samples_predicted_correctly, got '" + c.pix_init + "'");
   if (c.res < 0) fail("res must be >= 0 (0 = the dataset's resolution)");
   if (c.ema_decay < 0 || c.ema_decay >= 1) fail("ema_decay must be in [0, 1)");
   if (c.expert_rho < 0) fail("expert_rho must be >= 0");
@@ -105,6 +123,34 @@ TrajectoryConfig TrajectoryConfig::from(const std::string& method, const Options
 
 torch::Tensor SyntheticState::targets() const {
   return label_logits.defined() ? torch::softmax(label_logits, 1) : hard_labels;
+}
+
+torch::Tensor trajectory_match_loss(const torch::Tensor& theta_n, const torch::Tensor& start, const torch::Tensor& target,
+                                    double drop_ratio, DropCriterion criterion) {
+  const int64_t p = theta_n.numel();
+  torch::Tensor num = (theta_n - target).pow(2);
+  torch::Tensor den = (start - target).pow(2);
+  const int64_t drop = static_cast<int64_t>(drop_ratio * static_cast<double>(p));  // int(loss_threshold * len)
+  if (drop > 0) {
+    // edf_distill.py: _, idx = torch.sort(param_losses); keep = idx[threshold:].
+    const torch::Tensor order = criterion == DropCriterion::Loss
+                                    ? std::get<1>(torch::sort(num.detach()))
+                                    : torch::randperm(p, torch::TensorOptions().dtype(torch::kLong)).to(num.device());
+    const torch::Tensor keep = order.narrow(0, drop, p - drop);
+    num = num.index_select(0, keep);
+    den = den.index_select(0, keep);
+  }
+  // distill.py: mse_loss(sum) / P for both (the 1/P cancels; kept so the value is the reference's).
+  const double pd = static_cast<double>(p);
+  return (num.sum() / pd) / (den.sum() / pd);
+}
+
+int64_t start_epoch_bound(const TrajectoryConfig& cfg, int64_t it) {
+  if (cfg.current_max_start_epoch <= 0) return cfg.max_start_epoch;
+  // DATM.py: Upper_Bound = current_max + int((max - current_max) * it / expansion_end); min(., max).
+  const double grow = static_cast<double>(cfg.max_start_epoch - cfg.current_max_start_epoch) * static_cast<double>(it) /
+                      static_cast<double>(cfg.expansion_end_epoch);
+  return std::min(cfg.current_max_start_epoch + static_cast<int64_t>(grow), cfg.max_start_epoch);  // int() truncates
 }
 
 namespace {
@@ -151,15 +197,10 @@ torch::Tensor step_loss(ParamBinding& student, const torch::Tensor& images, cons
   return cross_entropy(logits.narrow(0, 0, n), b.labels) + lambda * uniform_cross_entropy(logits.narrow(0, n, xo.size(0)));
 }
 
-// distill.py: mse_loss(θ_N, θ*, sum) / P divided by mse_loss(θ_start, θ*, sum) / P (the 1/P cancels;
-// kept so the value is the reference's).
 torch::Tensor match_loss(const torch::Tensor& theta_n, const torch::Tensor& start, const torch::Tensor& target,
-                         const MatchingSeam* seam) {
-  const double p = static_cast<double>(theta_n.numel());
-  const torch::Tensor num = (theta_n - target).pow(2).sum() / p;
-  const torch::Tensor den = (start - target).pow(2).sum() / p;
-  const torch::Tensor term = num / den;
-  return seam ? seam->reduce(stack_terms({term})) : term;
+                         const UnrollSettings& st) {
+  const torch::Tensor term = trajectory_match_loss(theta_n, start, target, st.drop_ratio, st.drop_criterion);
+  return st.seam ? st.seam->reduce(stack_terms({term})) : term;
 }
 
 void add_grad(const torch::Tensor& leaf, const torch::Tensor& g) {
@@ -196,7 +237,7 @@ double unrolled(ParamBinding& student, SyntheticState& s, const torch::Tensor& s
     const torch::Tensor g = torch::autograd::grad({ce}, {theta}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
     theta = theta - s.syn_lr * g;
   }
-  const torch::Tensor loss = match_loss(theta, start, target, st.seam);
+  const torch::Tensor loss = match_loss(theta, start, target, st);
   const auto inputs = learnable(s);
   const auto grads = torch::autograd::grad({loss}, inputs, {}, false, false, /*allow_unused=*/true);
   for (size_t i = 0; i < inputs.size(); ++i) add_grad(inputs[i], grads[i]);
@@ -246,7 +287,7 @@ double adjoint(ParamBinding& student, SyntheticState& s, const torch::Tensor& st
   const torch::Tensor after_forward = save_rng();
 
   const torch::Tensor theta_n = thetas.back().detach().requires_grad_(true);
-  const torch::Tensor loss = match_loss(theta_n, start, target, st.seam);
+  const torch::Tensor loss = match_loss(theta_n, start, target, st);
   torch::Tensor a = torch::autograd::grad({loss}, {theta_n})[0].detach();
 
   const auto inputs = learnable(s);  // images, syn_lr, [label_logits], [outliers]
@@ -356,7 +397,7 @@ class TrajectoryStore {
 SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillContext& ctx,
                                      const ExpertSource& experts,
                                      const std::function<void(int64_t, const torch::Tensor&)>& observer,
-                                     OutlierSource* outliers) {
+                                     OutlierSource* outliers, const ImageGradientHook* image_gradient) {
   const auto& info = ctx.data.info;
   if (cfg.res != 0 && (cfg.res != info.shape.height || cfg.res != info.shape.width))
     throw UserError(cfg.method + ": option res = " + std::to_string(cfg.res) + " but " + info.name + " images are " +
@@ -364,20 +405,17 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
                     " (ddbench does not resize; use res 0 or the dataset's size)");
   if (experts.count < 1) throw UserError(cfg.method + ": no expert trajectories");
 
-  SyntheticSet init = cfg.pix_init == "noise" ? noise_init(info, ctx.ipc) : real_init(ctx.data, ctx.ipc);
+  TrajectoryStore store(experts);
+  const bool correct_init = cfg.pix_init == "samples_predicted_correctly";
+  // MTT's order (initial images, then the student net) keeps its random stream; DATM's initialisation
+  // needs the net (and the experts) first.
+  SyntheticSet init;
+  if (!correct_init) init = cfg.pix_init == "noise" ? noise_init(info, ctx.ipc) : real_init(ctx.data, ctx.ipc);
   Net net = make_net(ctx.net, info.shape, info.num_classes);
   net->to(ctx.device);
   net->train();  // distill.py: student_net.train()
   for (auto& p : net->parameters()) p.set_requires_grad(false);
   ParamBinding student(*net);
-
-  SyntheticState s;
-  s.images = init.images.to(ctx.device).detach().requires_grad_(true);
-  s.hard_labels = init.labels.to(ctx.device);
-  s.syn_lr = torch::tensor(cfg.lr_teacher, torch::TensorOptions().dtype(torch::kFloat32).device(ctx.device))
-                 .requires_grad_(true);
-
-  TrajectoryStore store(experts);
   auto check_length = [&](const std::vector<torch::Tensor>& t, int64_t index) {
     if (static_cast<int64_t>(t.size()) < cfg.max_start_epoch + cfg.expert_epochs)
       throw UserError(cfg.method + ": expert " + std::to_string(index) + " has " + std::to_string(t.size()) +
@@ -388,8 +426,37 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
                       " parameters but " + ctx.net + " has " + std::to_string(student.numel()) +
                       " (experts trained on another network?)");
   };
+  const FinalParams final_params = [&](int64_t e) {
+    const auto& t = store.get(e);
+    check_length(t, e);
+    return t.back();
+  };
+  json init_meta;
+  if (correct_init) {
+    CorrectlyClassifiedInit ci =
+        correctly_classified_init(ctx.data, ctx.ipc, *net, student, final_params, experts.count, ctx.device);
+    init = std::move(ci.set);
+    init_meta = {{"pix_init", "samples_predicted_correctly (DATM.py: images expert 0's final parameters classify correctly)"},
+                 {"experts_consulted", ci.experts_consulted},
+                 {"misclassified_fill", ci.misclassified_fill}};
+  }
 
-  if (cfg.soft_labels == SoftLabels::Learned) {
+  SyntheticState s;
+  s.images = init.images.to(ctx.device).detach().requires_grad_(true);
+  s.hard_labels = init.labels.to(ctx.device);
+  s.syn_lr = torch::tensor(cfg.lr_teacher, torch::TensorOptions().dtype(torch::kFloat32).device(ctx.device))
+                 .requires_grad_(true);
+
+  if (cfg.soft_labels == SoftLabels::Learned && cfg.label_init == LabelInit::CorrectExperts) {
+    // DATM.py: per image, the mean logits of the experts (final parameters) that classify it correctly.
+    for (int64_t e = 0; e < experts.count; ++e) check_length(store.get(e), e);
+    ExpertLogits el = correct_expert_logits(*net, student, s.images.detach(), s.hard_labels, final_params, experts.count,
+                                            ctx.device);
+    s.label_logits = el.logits.to(ctx.device).detach().requires_grad_(true);
+    init_meta["label_init"] = "mean logits of the experts (final parameters) that classify the image correctly";
+    init_meta["label_init_accuracy"] = el.initial_accuracy;
+    init_meta["images_without_correct_expert"] = el.images_without_correct_expert;
+  } else if (cfg.soft_labels == SoftLabels::Learned) {
     // Learned soft labels start from an expert's logits on the initial images: expert 0 at epoch
     // max_start_epoch (the latest epoch a student starts from), recorded in the meta.
     const auto& t = store.get(0);
@@ -415,7 +482,8 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   std::unique_ptr<torch::optim::SGD> opt_label;
   if (cfg.soft_labels == SoftLabels::Learned)
     opt_label = std::make_unique<torch::optim::SGD>(std::vector<torch::Tensor>{s.label_logits},
-                                                    torch::optim::SGDOptions(cfg.lr_label).momentum(cfg.momentum));
+                                                    torch::optim::SGDOptions(cfg.lr_label).momentum(
+                                                        cfg.momentum_label >= 0 ? cfg.momentum_label : cfg.momentum));
 
   const Dsa dsa(cfg.dsa_strategy.empty() ? Dsa::default_strategy_for(info.name) : cfg.dsa_strategy);
   const MatchingSeam seam(ctx.options);
@@ -425,6 +493,8 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   st.gradient = cfg.gradient;
   st.dsa = &dsa;
   st.seam = &seam;
+  st.drop_ratio = cfg.drop_ratio;
+  st.drop_criterion = cfg.drop_criterion;
 
   std::unique_ptr<ImageEma> ema;
   if (cfg.ema_decay > 0) ema = std::make_unique<ImageEma>(s.images, cfg.ema_decay);
@@ -432,6 +502,7 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   ExpertOrder order(experts.count);
   std::vector<int64_t> start_hist(cfg.max_start_epoch, 0);
   double last = 0, first = 0;
+  int64_t skipped = 0;  // iterations whose loss exceeded the threshold (no update)
   if (observer) observer(-1, s.images.detach());
   // The set as it would be stored now (EMA images for FTD, soft labels, the learned lr).
   auto current_set = [&] {
@@ -449,8 +520,10 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
     const int64_t e = order.next();
     const auto& traj = store.get(e);
     check_length(traj, e);
-    // np.random.randint(0, max_start_epoch): 0 .. max_start_epoch - 1.
-    const int64_t start_epoch = torch::randint(0, cfg.max_start_epoch, {1}, torch::kLong).item<int64_t>();
+    // np.random.randint(min_start_epoch, bound): min_start_epoch .. bound - 1 (bound = max_start_epoch
+    // unless DATM's sequential generation widens it over the iterations).
+    const int64_t start_epoch =
+        torch::randint(cfg.min_start_epoch, start_epoch_bound(cfg, it), {1}, torch::kLong).item<int64_t>();
     ++start_hist[start_epoch];
     opt_img.zero_grad();
     opt_lr.zero_grad();
@@ -466,12 +539,18 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
     if (it == 0) first = last;
     check_finite(last, cfg.method + " trajectory matching", it);
     seam.on_pixel_gradient(s.images);
-    opt_img.step();
-    opt_lr.step();
-    if (opt_label) opt_label->step();
-    if (opt_out) {
-      seam.on_pixel_gradient(s.outliers);
-      opt_out->step();
+    if (image_gradient) image_gradient->apply(it, s, traj);
+    // DATM.py: `if grand_loss <= args.threshold:` step images, labels and lr; otherwise skip the update.
+    if (cfg.loss_threshold > 0 && last > cfg.loss_threshold) {
+      ++skipped;
+    } else {
+      opt_img.step();
+      opt_lr.step();
+      if (opt_label) opt_label->step();
+      if (opt_out) {
+        seam.on_pixel_gradient(s.outliers);
+        opt_out->step();
+      }
     }
     if (ema) ema->update(s.images);
     if (observer) observer(it, s.images.detach());
@@ -488,12 +567,28 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   out.meta["learned_lr"] = s.syn_lr.item<double>();
   out.meta["modifiers"] = seam.active();
   out.meta["start_epoch_histogram"] = start_hist;
+  if (cfg.min_start_epoch > 0 || cfg.current_max_start_epoch > 0)
+    out.meta["start_epochs"] = {{"min", cfg.min_start_epoch},
+                                {"current_max", cfg.current_max_start_epoch},
+                                {"max", cfg.max_start_epoch},
+                                {"expansion_end", cfg.expansion_end_epoch}};
+  if (cfg.loss_threshold > 0) {
+    out.meta["loss_threshold"] = cfg.loss_threshold;
+    out.meta["iterations_skipped_by_threshold"] = skipped;
+  }
+  if (cfg.drop_ratio > 0)
+    out.meta["common_pattern_dropout"] = {{"ratio", cfg.drop_ratio},
+                                          {"criterion", cfg.drop_criterion == DropCriterion::Loss ? "loss" : "random"}};
+  if (!init_meta.is_null()) out.meta["init"] = init_meta;
+  if (image_gradient && image_gradient->describe) out.meta["image_gradient"] = image_gradient->describe();
   out.meta["meta_gradient"] = cfg.gradient == MetaGradient::Unrolled ? "unrolled"
                               : cfg.gradient == MetaGradient::Adjoint ? "adjoint (exact)"
                                                                       : "first-order (TESLA: per-step gradients detached)";
   out.meta["soft_labels"] = cfg.soft_labels == SoftLabels::None     ? "none"
                             : cfg.soft_labels == SoftLabels::Expert ? "expert (each iteration: the current expert's target parameters)"
-                                                                    : "learned (init: expert 0 at max_start_epoch)";
+                            : cfg.label_init == LabelInit::CorrectExperts
+                                ? "learned (init: mean logits of the experts that classify each image correctly)"
+                                : "learned (init: expert 0 at max_start_epoch)";
   if (ema) {
     out.meta["stored_images"] = "ema";
     out.meta["ema_decay"] = cfg.ema_decay;

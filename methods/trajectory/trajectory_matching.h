@@ -1,7 +1,10 @@
 // Trajectory matching (MTT, Cazenavette et al. CVPR 2022; reference GeorgeCazenavette/mtt-distillation
 // distill.py) and the variants that share its loop: TESLA (Cui et al. ICML 2023: the same gradient in
-// memory constant in syn_steps, plus soft labels) and FTD (Du et al. CVPR 2023: flat experts, EMA of
-// the synthetic images). mtt.cpp / tesla.cpp / ftd.cpp only choose flags and register options.
+// memory constant in syn_steps, plus soft labels), FTD (Du et al. CVPR 2023: flat experts, EMA of
+// the synthetic images), DATM (Guo et al. ICLR 2024: learned soft labels from the experts, images the
+// experts classify correctly, a start-epoch window that widens, a loss gate) and EDF (DATM + Common
+// Pattern Dropout + Discriminative Area Enhancement). mtt.cpp / tesla.cpp / ftd.cpp / datm.cpp / edf.cpp
+// only choose flags and register options.
 //
 // One iteration: a student starts at an expert's parameters at epoch s, takes syn_steps SGD steps
 // on minibatches of the (augmented) synthetic set with the learnable lr, and the loss is
@@ -35,6 +38,17 @@ enum class MetaGradient {
                // the later steps is dropped (constant memory, one backward per step)
 };
 enum class SoftLabels { None, Expert, Learned };
+// Where learned soft labels start.
+enum class LabelInit {
+  ExpertAtMaxStart,  // expert 0's logits at epoch max_start_epoch (tesla soft_labels: learned; not TESLA's)
+  CorrectExperts,    // DATM.py: per image, the mean logits of the experts (final epoch) that classify it
+                     // correctly (all experts' mean where none does)
+};
+// Common Pattern Dropout (EDF Eq. 2): which per-parameter matching losses are dropped.
+enum class DropCriterion {
+  Loss,    // edf_distill.py: the floor(ratio * P) smallest (θ_N − θ*)² elements
+  Random,  // Table 7's "dynamic: random selection": a fresh uniform subset of the same size every iteration
+};
 
 struct TrajectoryConfig {
   std::string method;  // for messages
@@ -60,6 +74,18 @@ struct TrajectoryConfig {
   double ema_decay = 0.0;  // FTD; 0 = no EMA (the stored images are the optimised ones)
   double expert_rho = 0.0;  // FTD's sharpness-aware experts; 0 = MTT's plain SGD experts
   double expert_alpha = 0.0;
+  // DATM / EDF (defaults keep MTT's behaviour).
+  int64_t min_start_epoch = 0;
+  // Sequential generation (DATM.py): the start epoch's exclusive upper bound is
+  // min(max_start_epoch, current_max + int((max_start_epoch − current_max) · it / expansion_end));
+  // current_max_start_epoch 0 = off (the bound is max_start_epoch throughout).
+  int64_t current_max_start_epoch = 0;
+  int64_t expansion_end_epoch = 3000;
+  double loss_threshold = 0;  // > 0: no update in an iteration whose loss exceeds it (DATM `threshold`)
+  LabelInit label_init = LabelInit::ExpertAtMaxStart;
+  double momentum_label = -1;  // SGD momentum of the label logits; < 0 = `momentum`
+  double drop_ratio = 0;       // CPD: the share of per-parameter losses dropped; 0 = off
+  DropCriterion drop_criterion = DropCriterion::Loss;
 
   // Reads the shared options (and those of the variant that are present); validates ranges.
   static TrajectoryConfig from(const std::string& method, const Options& o);
@@ -87,7 +113,19 @@ struct UnrollSettings {
   MetaGradient gradient = MetaGradient::Unrolled;
   const Dsa* dsa = nullptr;  // null or disabled: no augmentation
   const MatchingSeam* seam = nullptr;
+  double drop_ratio = 0;  // Common Pattern Dropout (EDF); 0 = MTT's loss over every parameter
+  DropCriterion drop_criterion = DropCriterion::Loss;
 };
+
+// The matching loss ||θ_N − θ*||² / ||θ_s − θ*||² (each divided by P, as distill.py). With drop_ratio
+// α > 0 (EDF's Common Pattern Dropout, edf_distill.py): the floor(α·P) elements of (θ_N − θ*)² that the
+// criterion selects are dropped from numerator and denominator alike (the selection carries no gradient).
+// Random selection draws from the global CPU generator.
+torch::Tensor trajectory_match_loss(const torch::Tensor& theta_n, const torch::Tensor& start, const torch::Tensor& target,
+                                    double drop_ratio = 0, DropCriterion criterion = DropCriterion::Loss);
+
+// DATM.py's start-epoch upper bound (exclusive) at iteration `it` (see TrajectoryConfig).
+int64_t start_epoch_bound(const TrajectoryConfig& cfg, int64_t it);
 
 // One iteration's loss; its gradient is ADDED to the .grad() of state.images, state.syn_lr and (when
 // it requires grad) state.label_logits. `start` / `target`: flat expert parameters (any device; moved
@@ -121,6 +159,14 @@ struct ExpertSource {
   std::function<std::vector<torch::Tensor>(int64_t index)> load;
 };
 
+// Called after each iteration's meta-gradient and before the update (EDF's Discriminative Area
+// Enhancement re-weights state.images.grad()): the iteration, the state, the expert trajectory of the
+// iteration. Whatever it records goes into `meta` of the result under "image_gradient".
+struct ImageGradientHook {
+  std::function<void(int64_t it, SyntheticState& state, const std::vector<torch::Tensor>& trajectory)> apply;
+  std::function<json()> describe;
+};
+
 // The whole distillation. `observer` (tests) sees the images before the first update (iteration -1)
 // and the optimised images after every update.
 // `outliers` (TrustDD): the real outliers S_out is initialised from; S_out is optimised like the images.
@@ -128,10 +174,13 @@ class OutlierSource;
 SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillContext& ctx,
                                      const ExpertSource& experts,
                                      const std::function<void(int64_t, const torch::Tensor&)>& observer = nullptr,
-                                     OutlierSource* outliers = nullptr);
+                                     OutlierSource* outliers = nullptr, const ImageGradientHook* image_gradient = nullptr);
 
-// distill() of mtt/tesla/ftd: trains or loads the experts (methods/trajectory/experts.h ExpertCache, spec from
-// the options), then runs the loop.
-SyntheticSet distill_with_experts(const TrajectoryConfig& cfg, const DistillContext& ctx);
+// distill() of mtt/tesla/ftd/datm/edf: trains or loads the experts (methods/trajectory/experts.h ExpertCache,
+// spec from the options), then runs the loop. `make_hook` (EDF) builds the image-gradient hook once the
+// experts exist.
+using ImageGradientHookFactory = std::function<ImageGradientHook(const ExpertSource& experts)>;
+SyntheticSet distill_with_experts(const TrajectoryConfig& cfg, const DistillContext& ctx,
+                                  const ImageGradientHookFactory& make_hook = nullptr);
 
 }  // namespace ddb
