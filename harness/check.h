@@ -9,6 +9,16 @@
 
 namespace ddb {
 
+// One operand of a derived cell's value (harness/plan.h Derivation), as read from the store.
+struct OperandResult {
+  std::string role;         // cell | delta_from | ..., standard test set
+  std::string config_hash;  // the run's distill_hash + "." + eval_hash (its jobs: <distill_hash>/s<i>/<eval_hash>)
+  std::string metric_row;
+  double coef = 1;
+  int n = 0, n_expected = 0;
+  std::optional<double> mean, std;
+};
+
 struct CellResult {
   const Suite* suite = nullptr;
   const Cell* cell = nullptr;
@@ -27,6 +37,12 @@ struct CellResult {
   std::string expected_source;      // "paper" | "reference:<tier>"
   std::optional<double> delta;      // ours - expected
   std::optional<double> band;       // half-width
+  // A derived cell (auroc_gain, recovery_ratio, ...): the runs it combines, how (`derivation`, one
+  // line with each operand's hash, mean and n and how the std was formed), and, when the operands
+  // pair up run by run, the combined per-run values behind mean and std.
+  std::vector<OperandResult> operands;
+  std::string derivation;
+  std::vector<double> values;
 };
 
 struct RelationResult {
@@ -40,7 +56,11 @@ struct RelationResult {
 // "n = 2 of 3, 1 diverged" when runs failed or are missing, else "n = 3".
 std::string pooled_runs_text(const CellResult& r);
 
+// A derived cell (pc.derived) reads each operand's run and combines them (check.cpp says how its std is formed).
 CellResult check_cell(const PlannedCell& pc, const Store& store, const std::string& tier);
+// The verdict of a result whose mean is set: pass/above/fail against the band (direction of metric_row's
+// metric), xfail/xpass, or unchecked / no-paper-value when there is nothing to compare with.
+void band_verdict(CellResult& r, const PlannedCell& pc, const std::string& tier, const std::string& metric_row);
 std::vector<CellResult> check_cells(const std::vector<PlannedCell>& cells, const Store& store, const std::string& tier);
 std::vector<RelationResult> check_relations(const Suite& suite, const std::vector<CellResult>& results);
 

@@ -12,6 +12,11 @@ std::string metric_base(const std::string& row) { return row.substr(0, row.find_
 
 const MetricInfo* find_metric(const std::string& name) { return metric_registry().find(name); }
 
+const DerivedMetric* find_derived_metric(const std::string& name) {
+  const MetricInfo* m = find_metric(name);
+  return m && m->derived ? &*m->derived : nullptr;
+}
+
 std::optional<bool> metric_higher_is_better(const std::string& name) {
   if (const MetricInfo* m = find_metric(name)) return m->higher_is_better;
   const auto& planned_metrics = planned().section("metrics");
@@ -37,5 +42,24 @@ DDBENCH_REGISTER_METRIC(MetricInfo{"worst_group_accuracy", true, "%",
                                    "lowest top-1 accuracy over the groups of a grouping of the test split (RDD Cluster-min)"});
 DDBENCH_REGISTER_METRIC(MetricInfo{"accuracy_drop", false, "%",
                                    "standard test accuracy minus the accuracy on a shifted test set or the worst group (points)"});
+
+// Derived metrics: computed from two runs (the cell's, and the cell with its delta_from merged over it);
+// harness/plan.cpp plans both runs, harness/check.cpp combines them.
+DDBENCH_REGISTER_METRIC(MetricInfo{"accuracy_gain", true, "%",
+                                   "accuracy of the cell minus that of its delta_from run (points); worst-cluster "
+                                   "accuracy when the cell's ood is a grouping (rdd-kmeans10)",
+                                   "mean", "derived", DerivedMetric{"accuracy", "difference", 1, "worst_group_accuracy"}});
+DDBENCH_REGISTER_METRIC(MetricInfo{"accuracy_gain_delta", true, "%",
+                                   "RDD Table 1 Gain subscripts: the cell's accuracy_gain minus the accuracy_gain of the "
+                                   "same two runs on the standard test set (points, signed)",
+                                   "mean", "derived",
+                                   DerivedMetric{"accuracy", "difference", 1, "worst_group_accuracy", /*minus_standard=*/true}});
+DDBENCH_REGISTER_METRIC(MetricInfo{"auroc_gain", true, "%", "TrustDD: auroc(cell) - auroc(delta_from run) (points)", "mean",
+                                   "derived", DerivedMetric{"auroc", "difference", 1}});
+DDBENCH_REGISTER_METRIC(MetricInfo{"fpr95_drop", true, "%", "TrustDD: fpr95(delta_from run) - fpr95(cell) (points)", "mean",
+                                   "derived", DerivedMetric{"fpr95", "difference", -1}});
+DDBENCH_REGISTER_METRIC(MetricInfo{"recovery_ratio", true, "%",
+                                   "EDF Comp-DD: 100 * accuracy(cell) / accuracy(delta_from run: the full training set)",
+                                   "mean", "derived", DerivedMetric{"accuracy", "ratio", 1}});
 
 }  // namespace ddb

@@ -258,7 +258,11 @@ std::optional<Blocker> spec_blocker(const json& spec, const std::vector<std::str
     if ((metric == "worst_group_accuracy" || metric == "accuracy_drop") && row == metric)
       later("metric " + metric + " without a generated shifted test set (ood: rdd-kmeans10 / rdd-noise / rdd-blur / "
             "rdd-invert): groups read from a dataset (MetaShift) or a difference between runs");
-    if (spec.contains("delta_from")) later("delta metrics (delta_from)");
+    // delta_from names the second run of a derived metric (plan_derived); a one-run metric has none.
+    if (spec.contains("delta_from") && !spec["delta_from"].is_null())
+      return Blocker{Status::Invalid, "delta_from names the second run of a derived metric (accuracy_gain, "
+                                      "accuracy_gain_delta, auroc_gain, fpr95_drop, recovery_ratio); metric '" +
+                                          metric + "' reads one run"};
     for (const std::string& net : {str_or(spec, "distill_net", "ConvNet"), es.net})
       if (!net_known(net)) later("network " + net);
     // MTT-style reporting (best mean over the distillation's evaluation points) needs a method that
@@ -302,15 +306,15 @@ std::optional<Blocker> machine_blocker(const Cell& cell, const json& spec, const
   return std::nullopt;
 }
 
-}  // namespace
-
-PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) {
+// One run's cell (a plain cell, or one operand of a derived cell: `role` says which in messages).
+PlannedCell plan_single(const Suite& suite, const Cell& cell, const PlanEnv& env, const std::string& role = "") {
   PlannedCell p;
   p.suite = &suite;
   p.cell = &cell;
   // 1. Validity, at the paper tier and at the tier asked for: an invalid cell is an error everywhere.
   const auto spec_opt = suite.spec_at(cell, env.tier);
-  const std::string at = suite.path + ":" + std::to_string(cell.line) + ": cell '" + cell.id + "': ";
+  const std::string at = suite.path + ":" + std::to_string(cell.line) + ": cell '" + cell.id + "'" +
+                         (role.empty() ? "" : " (" + role + ")") + ": ";
   std::optional<Blocker> b = spec_blocker(cell.spec, cell.requires);
   if (!(b && b->status == Status::Invalid) && spec_opt && env.tier != "paper") {
     auto bt = spec_blocker(*spec_opt, cell.requires);
@@ -350,6 +354,105 @@ PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) 
   return p;
 }
 
+// The metric a derived cell reads from each run.
+std::string operand_metric(const DerivedMetric& d, const json& spec) {
+  if (!d.of_on_grouping.empty()) {
+    const std::vector<std::string> sets = name_list(spec.value("ood", json()));
+    if (sets.size() == 1 && is_grouping_set(sets[0])) return d.of_on_grouping;
+  }
+  return d.of;
+}
+
+// An operand's cell: the cell with `spec` as its run fields, measuring `metric`. The cell's tier
+// overrides apply to every operand alike, but never change what is measured.
+Cell operand_cell(const Cell& cell, json spec, const std::string& metric) {
+  Cell c = cell;
+  spec.erase("delta_from");
+  spec["metric"] = metric;
+  c.spec = std::move(spec);
+  for (auto& [tier, over] : c.tiers)
+    if (over.is_object()) over.erase("metric"), over.erase("delta_from");
+  return c;
+}
+
+// The same run read on the standard test set: the evaluation (and so the job) unchanged, no `ood`.
+json on_standard_test_set(json spec) {
+  spec["eval"] = eval_block(spec);
+  spec["ood"] = nullptr;
+  return spec;
+}
+
+// A derived metric: plan every operand as an ordinary run; the cell is as runnable as its least
+// runnable operand (invalid > not implemented > not runnable on this machine), with that reason.
+PlannedCell plan_derived(const Suite& suite, const Cell& cell, const PlanEnv& env, const std::string& metric,
+                         const DerivedMetric& d) {
+  PlannedCell p;
+  p.suite = &suite;
+  p.cell = &cell;
+  const json& spec = cell.spec;
+  const json delta = spec.contains("delta_from") && !spec["delta_from"].is_null() ? spec["delta_from"] : d.default_delta_from;
+  const std::string of = operand_metric(d, spec);
+  const double sign = d.rule == "ratio" ? 1.0 : static_cast<double>(d.sign);
+  struct Want {
+    std::string role;
+    json spec;
+    std::string metric;
+    double coef;
+  };
+  std::vector<Want> wants = {{"cell", spec, of, sign}};
+  if (!delta.is_null()) {
+    const json other = apply_delta_from(spec, delta);
+    wants.push_back({"delta_from", other, of, d.rule == "ratio" ? 1.0 : -sign});
+    if (d.minus_standard) {
+      wants.push_back({"cell, standard test set", on_standard_test_set(spec), d.of, -sign});
+      wants.push_back({"delta_from, standard test set", on_standard_test_set(other), d.of, sign});
+    }
+  }
+  std::vector<Cell> cells;
+  cells.reserve(wants.size());
+  for (const auto& w : wants) cells.push_back(operand_cell(cell, w.spec, w.metric));
+  std::vector<PlannedCell> ops;
+  for (size_t i = 0; i < wants.size(); ++i)
+    ops.push_back(plan_single(suite, cells[i], env, i == 0 ? "" : wants[i].role + " run"));
+  auto relabel = [&](size_t i) { return i == 0 ? ops[i].reason : "the " + wants[i].role + " run: " + ops[i].reason; };
+  for (size_t i = 0; i < ops.size(); ++i)
+    if (ops[i].status == Status::Invalid) return blocked(p, Status::Invalid, ops[i].reason);
+  if (delta.is_null())
+    return blocked(p, Status::Unimplemented,
+                   "metric " + metric + " compares the cell's run with a second run, and this cell names none "
+                   "(delta_from: the spec changes that give the second run)");
+  for (size_t i = 0; i < ops.size(); ++i)
+    if (!ops[i].run) return blocked(p, ops[i].status, relabel(i));
+  Derivation der{metric, d.rule, {}};
+  for (size_t i = 0; i < ops.size(); ++i) der.operands.push_back({wants[i].role, *ops[i].run, wants[i].coef});
+  p.run = *ops[0].run;
+  p.derived = std::move(der);
+  for (size_t i = 0; i < ops.size(); ++i)
+    if (ops[i].status != Status::NotRun) return blocked(p, ops[i].status, relabel(i));
+  p.status = Status::NotRun;
+  return p;
+}
+
+}  // namespace
+
+json apply_delta_from(const json& spec, const json& delta) {
+  json out = spec;
+  out.erase("delta_from");
+  if (!delta.is_object()) return out;
+  json d = delta;
+  if (d.contains("method") && d["method"] != out.value("method", json())) {
+    out["options"] = d.contains("options") ? d["options"] : json::object();
+    d.erase("options");
+  }
+  return merge_json(out, d);
+}
+
+PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env) {
+  const std::string metric = str_or(cell.spec, "metric", "accuracy");
+  if (const DerivedMetric* d = find_derived_metric(metric)) return plan_derived(suite, cell, env, metric, *d);
+  return plan_single(suite, cell, env);
+}
+
 std::vector<PlannedCell> plan_suite(const Suite& suite, const PlanEnv& env) {
   std::vector<PlannedCell> out;
   for (const auto& c : suite.cells) out.push_back(plan_cell(suite, c, env));
@@ -361,10 +464,16 @@ std::vector<Job> jobs_for(const std::vector<PlannedCell>& cells) {
   std::map<std::string, size_t> seen;  // job key -> index
   for (const auto& pc : cells) {
     if (!pc.runnable()) continue;
-    for (int s = 0; s < pc.run->seeds; ++s) {
-      Job j = make_job(*pc.run, s);
-      if (seen.emplace(j.key(), jobs.size()).second) jobs.push_back(j);
+    std::vector<const RunConfig*> runs = {&*pc.run};
+    if (pc.derived) {
+      runs.clear();
+      for (const auto& op : pc.derived->operands) runs.push_back(&op.run);
     }
+    for (const RunConfig* rc : runs)
+      for (int s = 0; s < rc->seeds; ++s) {
+        Job j = make_job(*rc, s);
+        if (seen.emplace(j.key(), jobs.size()).second) jobs.push_back(j);
+      }
   }
   return jobs;
 }

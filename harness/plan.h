@@ -48,6 +48,23 @@ std::string metric_row(const json& spec, const EvalSpec& es);
 // A RunConfig with its hashes computed from `config`.
 RunConfig identify(json config, int seeds = 1, std::string metric = "accuracy");
 
+// A derived metric's operand (harness/metrics.h DerivedMetric): one run and the metric row read from it.
+struct Operand {
+  std::string role;  // "cell" (the cell's own run) or "delta_from" (the cell with delta_from merged over it)
+  RunConfig run;     // run.metric: the stored row read ("auroc:msp@mean", "worst_group_accuracy@rdd-kmeans10")
+  double coef = 1;   // difference: the value is sum(coef * operand); ratio: 100 * operands[0] / operands[1]
+};
+struct Derivation {
+  std::string metric;  // the cell's metric ("auroc_gain")
+  std::string rule;    // difference | ratio
+  std::vector<Operand> operands;
+};
+
+// The spec of a derived cell's second run: `delta` merged over `spec` (maps key by key), except that
+// a delta naming another method replaces the options (they belong to the method): the delta's
+// options, or none. `delta_from` itself is dropped.
+json apply_delta_from(const json& spec, const json& delta);
+
 // A planned cell. Validity comes first (invalid: a name neither registered nor planned, a mistyped
 // option), then what the code implements (unimplemented), and only then what this machine can run
 // (needs-gpu, dataset-missing, ...). `run` is set whenever the code can run the cell at the tier,
@@ -58,7 +75,10 @@ struct PlannedCell {
   const Cell* cell = nullptr;
   Status status = Status::NotRun;  // NotRun when runnable here; otherwise why not
   std::string reason;
-  std::optional<RunConfig> run;
+  std::optional<RunConfig> run;  // a derived cell: the cell's own run (derived->operands[0].run)
+  // Set for a derived metric (auroc_gain, accuracy_gain, recovery_ratio, ...): the runs it combines.
+  // The cell is runnable when every operand is; its status and reason are the first blocked operand's.
+  std::optional<Derivation> derived;
   bool runnable() const { return run.has_value() && status == Status::NotRun; }
 };
 
@@ -75,7 +95,7 @@ Job make_job(const RunConfig& run, int seed_index);
 
 PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env);
 std::vector<PlannedCell> plan_suite(const Suite& suite, const PlanEnv& env);
-// Unique jobs of the cells runnable here, in cell order.
+// Unique jobs of the cells runnable here, in cell order (a derived cell's: those of its operands).
 std::vector<Job> jobs_for(const std::vector<PlannedCell>& cells);
 
 // The hash that names a distillation (its keys and seeds): the short hash of the distillation part

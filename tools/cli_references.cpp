@@ -19,7 +19,9 @@ std::string number(double v) {
 
 // `reference: {cpu: {value: .., std: .., n: .., runs: [..], from: ".."}}` for one checked cell.
 std::string reference_line(const CellResult& r, const Store& store, const std::string& tier) {
-  const auto values = store.metric_values(r.distill_hash, r.eval_hash, r.metric_row, r.jobs_expected);
+  // A derived cell: its combined per-run values (empty when its operands do not pair up run by run).
+  const auto values =
+      r.operands.empty() ? store.metric_values(r.distill_hash, r.eval_hash, r.metric_row, r.jobs_expected) : r.values;
   std::string runs;
   for (double v : values) runs += (runs.empty() ? "" : ", ") + number(v);
   std::string from = "ddbench run";

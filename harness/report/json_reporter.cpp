@@ -27,6 +27,14 @@ class JsonReporter : public Reporter {
                               {"reason", r.reason},
                               {"uncertain", c.uncertain},
                               {"config_hash", r.config_hash}});
+      if (!r.operands.empty()) {  // a derived metric: the runs it combines
+        json ops = json::array();
+        for (const auto& o : r.operands)
+          ops.push_back({{"role", o.role}, {"config_hash", o.config_hash}, {"metric_row", o.metric_row}, {"coef", o.coef},
+                         {"mean", opt(o.mean)}, {"std", opt(o.std)}, {"n", o.n}, {"n_expected", o.n_expected}});
+        doc["cells"].back()["operands"] = ops;
+        doc["cells"].back()["derivation"] = r.derivation;
+      }
     }
     out << doc.dump(2) << "\n";
   }

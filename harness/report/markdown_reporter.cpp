@@ -50,6 +50,7 @@ class MarkdownReporter : public Reporter {
         std::string ours = r.mean ? fmt_mean_std(r.mean, r.std) + " (" + (short_n ? std::to_string(r.n) : pooled_runs_text(r)) + ")" : "";
         std::string delta = r.delta ? (*r.delta >= 0 ? "+" : "") + fmt_value(r.delta) : "";
         std::string reason = r.reason;
+        if (!r.derivation.empty()) reason += (reason.empty() ? "" : "; ") + r.derivation;  // a derived metric
         if (!c.uncertain.empty()) reason += (reason.empty() ? "" : "; ") + std::string("uncertain: ") + c.uncertain;
         out << "| " << c.id << " | " << escape(cell_setting(r)) << " | " << str_or(c.spec, "metric", "")
             << " | " << paper << " | " << expected << " | " << ours << " | " << delta << " | "
