@@ -154,6 +154,42 @@ TEST(DerivedMetrics, CommittedRddGainIsTheDifferenceOfTheTwoTableRows) {
   EXPECT_EQ(delta.derived->operands[3].coef, 1);
 }
 
+TEST(DerivedMetrics, CommittedTrustddDeltasReuseTheTableRuns) {
+  const Suite s = load_suite(source_root() + "/suites/trustdd/text.yaml");
+  PlanEnv env;
+  env.tier = "paper";
+  env.assume_datasets_present = true;
+  env.cuda_available = true;
+  const auto cells = plan_suite(s, env);
+  const PlannedCell& dd = by_id(cells, "fig2-dd-fpr95");
+  const PlannedCell& trust = by_id(cells, "fig2-trustdd-fpr95");
+  const PlannedCell& drop = by_id(cells, "text-fig2-fpr95-reduction");
+  ASSERT_TRUE(drop.derived) << drop.reason;
+  EXPECT_EQ(drop.derived->operands[0].run.hash, trust.run->hash);
+  EXPECT_EQ(drop.derived->operands[1].run.hash, dd.run->hash);  // POE off = the DD cell's run
+  EXPECT_EQ(drop.derived->operands[0].run.metric, "fpr95:msp@mean");
+  // Energy vs MSP: one run, two score rows.
+  const PlannedCell& energy = by_id(cells, "text-c10-energy-vs-msp-base-auroc-gain");
+  ASSERT_TRUE(energy.derived) << energy.reason;
+  EXPECT_EQ(energy.derived->operands[0].run.hash, energy.derived->operands[1].run.hash);
+  EXPECT_NE(energy.derived->operands[0].run.metric, energy.derived->operands[1].run.metric);
+}
+
+TEST(DerivedMetrics, CommittedEdfRecoveryRatioDividesByTheFullRowOfTable3a) {
+  const Suite t3a = load_suite(source_root() + "/suites/edf/t3a.yaml");
+  const Suite t3b = load_suite(source_root() + "/suites/edf/t3b.yaml");
+  PlanEnv env;
+  env.tier = "paper";
+  env.assume_datasets_present = true;
+  env.cuda_available = true;
+  const PlannedCell full = plan_cell(t3a, *t3a.find_cell("full-bird-easy"), env);
+  const PlannedCell rr = plan_cell(t3b, *t3b.find_cell("edf-rr-bird-easy-ipc10"), env);
+  ASSERT_TRUE(full.run) << full.reason;
+  if (!rr.derived) GTEST_SKIP() << "edf not runnable here: " << rr.reason;
+  EXPECT_EQ(rr.derived->rule, "ratio");
+  EXPECT_EQ(rr.derived->operands[1].run.hash, full.run->hash);  // one full-data job for both tables
+}
+
 TEST(DerivedMetrics, RunAndCheckEndToEnd) {
   const auto dir = ddb::testing_support::temp_dir("derived-run");
   const Suite s = derived_suite(dir);
