@@ -10,8 +10,11 @@
 //     ipc_epoch(ipc, factor) l.22-47 (ipc * factor^2 = 1: 3000, <= 10: 2000, <= 50: 1500, <= 200: 1000,
 //     <= 500: 500, else 300; x2/3 rounded down to 100s for 100 classes) -- suites give eval.epochs.
 //   argument.py l.128-139, 266-295: mixup 'cut' (CutMix), beta 1.0, mix_p 0.5 and dsa on for cifar,
-//     svhn, mnist, fashion (mix_p 1.0 and no DSA for ImageNet, whose RandomResizedCrop + jitter +
-//     lighting transform (data.py transform_imagenet) is the planned augment imagenet+cutmix).
+//     svhn, mnist, fashion (mix_p 1.0 and no DSA for ImageNet, l.241-244, 297-308, 453-457).
+//   test.py l.244-248 + data.py l.269-323: ImageNet sets are trained through transform_imagenet
+//     (RandomResizedCrop(size, scale 0.5-1) + flip + colour jitter 0.4 + lighting 0.1 on [0, 1] pixels,
+//     then Normalize), a fresh draw per image per epoch: harness/augment/imagenet_transform.h, the
+//     augment imagenet+cutmix (our sets are normalised: undone, augmented, normalised again).
 //   argument.py l.245, 280, 288, 451-452: dsa_strategy color_crop_cutout_flip_scale_rotate, flip
 //     removed for svhn and mnist (not fashion), cutout removed when mixup is 'cut'.
 //   train.py l.121-122, 196-212: per batch, DiffAug(strategy, batch=False) (misc/augment.py l.7-83:
@@ -23,8 +26,10 @@
 //   test.py l.366-395 + train.py l.141-166: test accuracy every E // 4 epochs; prints the best and
 //     the last -- we report the last epoch's (the suites' selection: last).
 // eval.augment: dsa+cutmix (IDC's default), dsa (DiffAug with cutout, no CutMix: IDC's mixup
-// 'vanilla'), none. Rows: accuracy, and those of eval.ood's shifted test sets (shifted_test_rows).
+// 'vanilla'), imagenet+cutmix (IDC's ImageNet evaluation: transform_imagenet per image, no DSA, CutMix
+// p 1.0 beta 1.0; RGB sets only), none. Rows: accuracy, and those of eval.ood's shifted test sets (shifted_test_rows).
 #include "harness/augment/dsa.h"
+#include "harness/augment/imagenet_transform.h"
 #include "harness/eval_protocol.h"
 #include "harness/nets/net.h"
 #include "harness/shifted_tests.h"
@@ -44,6 +49,7 @@ class IdcProtocol : public EvalProtocol {
   EvalRunResult run(const EvalContext& ctx) const override {
     const EvalSpec& spec = ctx.spec;
     const LoadedDataset& data = ctx.data;
+    const bool imagenet = spec.augment == "imagenet+cutmix";
     const bool cutmix = spec.augment == "dsa+cutmix";
     torch::manual_seed(ctx.seed);
     Net net = make_net(spec.net, data.info.shape, data.info.num_classes);
@@ -58,7 +64,13 @@ class IdcProtocol : public EvalProtocol {
     s.lr_drop = false;
     s.lr_milestones = {2 * spec.epochs / 3, 5 * spec.epochs / 6};
     s.lr_gamma = 0.2;
-    if (spec.augment != "none") {
+    if (imagenet) {
+      // Per image from the global generator (seeded above with ctx.seed), after the loader's shuffle.
+      const ImagenetTransform aug(data.info.mean, data.info.std);
+      s.augment = [aug](const torch::Tensor& x) { return aug(x); };
+      s.cutmix_prob = 1.0;  // argument.py l.139 mix_p 1.0 (not lowered for imagenet)
+      s.cutmix_beta = 1.0;
+    } else if (spec.augment != "none") {
       const Dsa aug(spec.dsa_strategy.empty() ? idc_strategy(data.info.name, cutmix) : spec.dsa_strategy, DsaParams{},
                     DsaComposition::Idc);
       s.augment = [aug](const torch::Tensor& x) { return aug(x, -1); };  // per-sample (batch=False)
@@ -83,11 +95,12 @@ DDBENCH_REGISTER_PROTOCOL(ProtocolInfo{
     "idc", "1",
     "IDC test.py/train.py: fresh net, SGD lr 0.01 mom 0.9 wd 5e-4, batch 64, E epochs (1000), MultiStepLR at 2E/3 "
     "and 5E/6 x0.2, IDC DiffAug per sample (flip, colour, one of crop/scale/rotate; no cutout with CutMix) + CutMix "
-    "(beta 1, p 0.5), last-epoch test accuracy; the same net scored on eval.ood's shifted test sets",
+    "(beta 1, p 0.5), or for ImageNet sets (imagenet+cutmix) RandomResizedCrop + flip + jitter + lighting per image "
+    "and CutMix (beta 1, p 1); last-epoch test accuracy; the same net scored on eval.ood's shifted test sets",
     {"accuracy", "worst_group_accuracy", "accuracy_drop"},
     [] { return std::make_unique<IdcProtocol>(); },
     /*shifted_sets=*/true,
-    /*augments=*/{"none", "dsa", "dsa+cutmix"},
+    /*augments=*/{"none", "dsa", "dsa+cutmix", "imagenet+cutmix"},
     /*defaults=*/json{{"batch_train", 64}, {"epochs", 1000}, {"augment", "dsa+cutmix"}}});
 
 }  // namespace ddb

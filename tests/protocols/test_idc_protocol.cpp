@@ -3,13 +3,19 @@
 // uses, pinned against a plain loop written out here (so those additions leave it bit-identical).
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "datasets/registry.h"
+#include "ddbench_config.h"
 #include "harness/augment/cutmix.h"
 #include "harness/eval_protocol.h"
 #include "harness/nets/net.h"
+#include "harness/plan.h"
+#include "harness/runtime.h"
 #include "harness/train.h"
+#include "../unit/test_helpers.h"
 
 namespace ddb {
 namespace {
@@ -164,7 +170,7 @@ TEST(IdcProtocol, TinyRunProducesAccuracyAndTheShiftedRowsReplayably) {
   EXPECT_EQ(d.epochs, 1000);
   EXPECT_EQ(d.augment, "dsa+cutmix");
   EXPECT_THROW(EvalSpec::from_json({{"protocol", "idc"}, {"augment", "dc_aug"}}), UserError);
-  EXPECT_NO_THROW(EvalSpec::from_json({{"protocol", "idc"}, {"augment", "imagenet+cutmix"}}));  // planned
+  EXPECT_NO_THROW(EvalSpec::from_json({{"protocol", "idc"}, {"augment", "imagenet+cutmix"}}));
   const EvalSpec spec = EvalSpec::from_json({{"protocol", "idc"}, {"net", "ConvNetW32"}, {"epochs", 4},
                                              {"ood", {"rdd-kmeans10", "rdd-noise", "rdd-blur", "rdd-invert"}}});
   long total = 0;
@@ -190,6 +196,80 @@ TEST(IdcProtocol, TinyRunProducesAccuracyAndTheShiftedRowsReplayably) {
   EXPECT_TRUE(info->produces("worst_group_accuracy@rdd-kmeans10"));
   EXPECT_TRUE(info->produces("accuracy@rdd-blur"));
   EXPECT_FALSE(find_protocol("trustdd")->produces("accuracy@rdd-blur"));
+}
+
+TEST(IdcProtocol, ImagenetCutmixTrainsRgbSetsReplayably) {
+  // IDC's ImageNet evaluation: transform_imagenet per image (harness/augment/imagenet_transform.h), no
+  // DSA, CutMix p 1.0; on toy32 (RGB) here.
+  const ProtocolInfo* info = find_protocol("idc");
+  ASSERT_NE(info, nullptr);
+  EXPECT_TRUE(info->supports_augment("imagenet+cutmix"));
+  const LoadedDataset data = load_dataset("toy32", LoadOptions{});
+  SyntheticSet set;
+  set.images = data.train.images.narrow(0, 0, 20);
+  set.labels = data.train.labels.narrow(0, 0, 20);
+  const EvalSpec spec = EvalSpec::from_json(
+      {{"protocol", "idc"}, {"net", "ConvNetW32"}, {"epochs", 2}, {"augment", "imagenet+cutmix"}, {"ood", {"rdd-noise"}}});
+  const EvalRunResult r = evaluate_once(set, data, spec, 5, torch::kCPU);
+  EXPECT_TRUE(std::isfinite(r.train_loss));
+  EXPECT_EQ(r.values.size(), 3u);  // accuracy, accuracy@rdd-noise, accuracy_drop@rdd-noise
+  const EvalRunResult again = evaluate_once(set, data, spec, 5, torch::kCPU);
+  EXPECT_DOUBLE_EQ(again.train_loss, r.train_loss);
+  EXPECT_DOUBLE_EQ(again.accuracy, r.accuracy);
+  // Not the dsa+cutmix run of the same seed.
+  EvalSpec dsa = spec;
+  dsa.augment = "dsa+cutmix";
+  EXPECT_NE(evaluate_once(set, data, dsa, 5, torch::kCPU).train_loss, r.train_loss);
+  // A grey-scale set cannot take the RGB jitter / lighting: a clear error.
+  const LoadedDataset grey = load_dataset("toy28", LoadOptions{});
+  SyntheticSet g;
+  g.images = grey.train.images.narrow(0, 0, 10);
+  g.labels = grey.train.labels.narrow(0, 0, 10);
+  const EvalSpec gs = EvalSpec::from_json({{"protocol", "idc"}, {"net", "ConvNetW32"}, {"epochs", 1}, {"augment", "imagenet+cutmix"}});
+  EXPECT_THROW(evaluate_once(g, grey, gs, 5, torch::kCPU), UserError);
+}
+
+TEST(IdcProtocol, RddImagenetCellsAreNoLongerUnimplemented) {
+  // The RDD cells naming eval {protocol: idc, augment: imagenet+cutmix}: the augment no longer blocks
+  // them (they may still wait for a GPU, the ImageNet-10 files, or another planned name).
+  int cells = 0;
+  for (const char* table : {"t1", "t2"}) {
+    const Suite s = load_suite(source_root() + "/suites/rdd/" + table + ".yaml");
+    const auto plan = plan_suite(s, testing_support::cpu_env());
+    for (const auto& p : plan) {
+      const json& eval = p.cell->spec.contains("eval") ? p.cell->spec["eval"] : json::object();
+      if (!eval.is_object() || eval.value("augment", "") != "imagenet+cutmix") continue;
+      ++cells;
+      EXPECT_NE(p.status, Status::Invalid) << table << " " << p.cell->id << ": " << p.reason;
+      EXPECT_EQ(p.reason.find("eval.augment"), std::string::npos) << table << " " << p.cell->id << ": " << p.reason;
+    }
+  }
+  EXPECT_GT(cells, 10);
+  // One such cell on its own (ConvNet: the RDD cells' ResNet10_AP is a network still to come): what stops
+  // it here is the data, not the code -- in the planner and in `ddbench suites coverage`.
+  const std::string defaults = R"(  dataset: imagenet10-idc
+  method: random
+  ipc: 1
+  distill_net: null
+  eval: {protocol: idc, net: ConvNet, epochs: 2, augment: imagenet+cutmix}
+  seeds: 1
+  metric: accuracy
+  paper: {value: 50}
+)";
+  const Suite one = testing_support::suite_with("t.idcimagenet", defaults, "  - {id: r1}\n");
+  const auto p = plan_suite(one, testing_support::cpu_env());
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_NE(p[0].status, Status::Unimplemented) << p[0].reason;
+  EXPECT_NE(p[0].status, Status::Invalid) << p[0].reason;
+  const std::string cmd = std::string(DDBENCH_BINARY) + " suites coverage " + one.path + " 2>&1";
+  std::string out;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buf[4096];
+  while (fgets(buf, sizeof buf, pipe)) out += buf;
+  EXPECT_EQ(pclose(pipe), 0) << out;
+  EXPECT_EQ(out.find("unimplemented"), std::string::npos) << out;
+  EXPECT_NE(out.find("| t.idcimagenet |"), std::string::npos) << out;
 }
 
 }  // namespace
