@@ -175,6 +175,11 @@ std::optional<Blocker> spec_blocker(const json& spec, const std::vector<std::str
       for (const auto& o : info.options) known = known || o.name == it.key();
       if (known) {
         declared[it.key()] = it.value();
+        if (it.value().is_string()) {
+          const std::string why = planned().planned_value(method, it.key(), it.value().get<std::string>());
+          if (!why.empty())
+            later("option " + it.key() + " = " + it.value().get<std::string>() + " of method " + method + " (" + why + ")");
+        }
       } else if (planned().has_option(method, it.key())) {
         later("option '" + it.key() + "' of method " + method);
       } else {

@@ -1,6 +1,8 @@
 // ddbench: torch-free
 #include <gtest/gtest.h>
 
+#include "core/planned.h"
+
 #include "harness/plan.h"
 #include "test_helpers.h"
 
@@ -82,6 +84,31 @@ TEST(Plan, GladCellsNameThePretrainedGeneratorTheyNeed) {
   for (const char* part : {"StyleGAN-XL", "cifar10.pkl", "pretrained/stylegan_xl", "sha256", "loader"})
     EXPECT_NE(p.reason.find(part), std::string::npos) << part << " in: " << p.reason;
   EXPECT_FALSE(p.run.has_value());
+}
+
+// A value of a registered option that a later issue adds (planned/edf.yaml option_values: EDF Table 7's static
+// dropout criteria) is unimplemented with its reason, not a run that fails; the implemented values run.
+TEST(Plan, PlannedOptionValueIsUnimplementedWithItsReason) {
+  const Suite s = suite_from("  - {id: u, method: edf, dataset: toy28, options: {dropout_criterion: uniform}}\n"
+                             "  - {id: l, method: edf, dataset: toy28, options: {dropout_criterion: loss}}\n");
+  const PlannedCell u = plan_cell(s, s.cells[0], cpu());
+  EXPECT_EQ(u.status, Status::Unimplemented);
+  EXPECT_NE(u.reason.find("dropout_criterion = uniform of method edf"), std::string::npos) << u.reason;
+  EXPECT_NE(plan_cell(s, s.cells[1], cpu()).status, Status::Unimplemented);
+}
+
+TEST(Plan, MalformedOptionValuesSectionNamesFileAndLine) {
+  const auto dir = ddb::testing_support::temp_dir("planned-values");
+  ddb::testing_support::write_file(dir / "x.yaml", "option_values:\n  edf:\n    dropout_criterion: uniform\n");
+  try {
+    load_planned(dir.string());
+    FAIL() << "expected UserError";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("x.yaml:3"), std::string::npos) << e.what();
+  }
+  ddb::testing_support::write_file(dir / "x.yaml", "option_values:\n  edf:\n    dropout_criterion: {first: why}\n");
+  EXPECT_EQ(load_planned(dir.string()).planned_value("edf", "dropout_criterion", "first"), "why");
+  EXPECT_EQ(load_planned(dir.string()).planned_value("edf", "dropout_criterion", "loss"), "");
 }
 
 // Defect: a mistyped option on an implemented method made the cell `unimplemented` (suite green).
