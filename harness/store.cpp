@@ -6,6 +6,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
 namespace ddb {
 
@@ -119,7 +120,18 @@ Store::Store(const std::string& dir) : dir_(dir) {
     db_ = nullptr;
     throw;
   }
-  exec("PRAGMA journal_mode=WAL");
+  // Switching to WAL needs the database to itself, and SQLite answers SQLITE_BUSY at once, without the busy
+  // handler, while another process opens the same new store (two shards started together): retry for as long
+  // as the busy timeout. WAL is stored in the file, so later openers find it already set.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      exec("PRAGMA journal_mode=WAL");
+      break;
+    } catch (const std::runtime_error&) {
+      if (attempt >= 300) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   exec("PRAGMA synchronous=NORMAL");
   exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
   exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '" + std::to_string(kStoreSchema) + "')");

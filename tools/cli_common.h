@@ -62,7 +62,7 @@ std::string report_name_for(const std::vector<std::string>& args);
 json parse_option_value(const std::string& v);
 
 // Wraps a callback: bad input becomes a one-line error and exit code 2, a diverged training (distill,
-// experts) a one-line error and exit code 1; never a crash.
+// experts) a one-line error and exit code 1, anything else (a defect, the environment) exit code 3; never a crash.
 template <typename F>
 std::function<void()> guarded(F f) {
   return [f]() {
@@ -77,6 +77,9 @@ std::function<void()> guarded(F f) {
     } catch (const Diverged& e) {
       std::cerr << "ddbench: training diverged: " << e.what() << "\n";
       set_exit_code(1);
+    } catch (const std::exception& e) {  // a defect or the environment (SQLite, disk): still one line, no abort
+      std::cerr << "ddbench: internal error: " << e.what() << "\n";
+      set_exit_code(3);
     }
   };
 }
