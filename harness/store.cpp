@@ -186,7 +186,8 @@ void Store::exec(const std::string& sql) {
 
 namespace {
 
-void upsert_distillation(sqlite3* db, const DistillRecord& r, const std::string& status) {
+void upsert_distillation(sqlite3* db, const DistillRecord& r, const std::string& status,
+                         const std::string& updated_at = now_utc()) {
   Stmt st(db, std::string("INSERT OR REPLACE INTO distillations (") + kDistillColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   st.bind(1, r.key)
       .bind(2, r.distill_hash)
@@ -198,11 +199,12 @@ void upsert_distillation(sqlite3* db, const DistillRecord& r, const std::string&
       .bind(8, r.provenance.dump())
       .bind(9, r.wall_s)
       .bind(10, r.synset_path)
-      .bind(11, now_utc());
+      .bind(11, updated_at);
   st.step();
 }
 
-void upsert_evaluation(sqlite3* db, const EvalRecord& r, const std::string& status) {
+void upsert_evaluation(sqlite3* db, const EvalRecord& r, const std::string& status,
+                       const std::string& updated_at = now_utc()) {
   Stmt st(db, std::string("INSERT OR REPLACE INTO evaluations (") + kEvalColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   st.bind(1, r.key)
       .bind(2, r.distill_key)
@@ -214,7 +216,7 @@ void upsert_evaluation(sqlite3* db, const EvalRecord& r, const std::string& stat
       .bind(8, r.error)
       .bind(9, r.provenance.dump())
       .bind(10, r.wall_s)
-      .bind(11, now_utc());
+      .bind(11, updated_at);
   st.step();
 }
 
@@ -288,6 +290,49 @@ void Store::finish(const EvalRecord& r, const std::vector<MetricRow>& metrics, c
 }
 
 void Store::fail(const EvalRecord& r) { upsert_evaluation(db_, r, "failed"); }
+
+std::vector<EvalFailure> Store::failures_of(const std::string& eval_key) const {
+  Stmt st(db_, "SELECT eval_run, error FROM eval_failures WHERE eval_key = ? ORDER BY eval_run");
+  st.bind(1, eval_key);
+  std::vector<EvalFailure> out;
+  while (st.step()) out.push_back({static_cast<int>(st.integer(0)), st.text(1), 0});
+  return out;
+}
+
+void Store::transaction(const std::function<void()>& body) {
+  exec("BEGIN IMMEDIATE");
+  try {
+    body();
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
+void Store::put_distillation(const DistillRecord& r) {
+  upsert_distillation(db_, r, r.status, r.updated_at.empty() ? now_utc() : r.updated_at);
+}
+
+void Store::put_evaluation(const EvalRecord& r, const std::vector<MetricRow>& metrics,
+                           const std::vector<EvalFailure>& failures) {
+  for (const char* table : {"metrics", "eval_failures"}) {
+    Stmt del(db_, std::string("DELETE FROM ") + table + " WHERE eval_key = ?");
+    del.bind(1, r.key);
+    del.step();
+  }
+  for (const auto& f : failures) {
+    Stmt ins(db_, "INSERT OR REPLACE INTO eval_failures (eval_key, eval_run, error) VALUES (?,?,?)");
+    ins.bind(1, r.key).bind(2, static_cast<int64_t>(f.eval_run)).bind(3, f.error);
+    ins.step();
+  }
+  for (const auto& m : metrics) {
+    Stmt ins(db_, "INSERT INTO metrics (eval_key, eval_run, metric, value) VALUES (?,?,?,?)");
+    ins.bind(1, r.key).bind(2, static_cast<int64_t>(m.eval_run)).bind(3, m.metric).bind(4, m.value);
+    ins.step();
+  }
+  upsert_evaluation(db_, r, r.status, r.updated_at.empty() ? now_utc() : r.updated_at);
+}
 
 std::vector<double> Store::metric_values(const std::string& distill_hash, const std::string& eval_hash,
                                          const std::string& metric, int seeds) const {

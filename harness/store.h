@@ -6,6 +6,7 @@
 // An evaluation's metrics and its 'done' status are written in one transaction, so a crash never
 // leaves half a result. A store of an older schema is refused with the fix, never misread.
 #pragma once
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -90,6 +91,16 @@ class Store {
   std::vector<EvalRecord> evaluations_of(const std::string& distill_hash, const std::string& eval_hash) const;
   std::vector<EvalRecord> all_evaluations() const;
   std::vector<MetricRow> metrics_of(const std::string& eval_key) const;
+  // The diverged runs of one evaluation, whatever its status (seed_index left 0).
+  std::vector<EvalFailure> failures_of(const std::string& eval_key) const;
+
+  // Copying records between stores (ddbench merge, harness/merge.h). put_* write a record as it is: its
+  // own status, provenance and updated_at (now when empty), an evaluation with exactly the given metric
+  // and failure rows. They open no transaction: call them inside transaction(), which runs `body` in one
+  // BEGIN IMMEDIATE ... COMMIT and rolls all of it back when `body` throws.
+  void transaction(const std::function<void()>& body);
+  void put_distillation(const DistillRecord& r);
+  void put_evaluation(const EvalRecord& r, const std::vector<MetricRow>& metrics, const std::vector<EvalFailure>& failures);
   const std::string& dir() const { return dir_; }
 
  private:
