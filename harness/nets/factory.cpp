@@ -66,6 +66,14 @@ Builder resnet(bool batchnorm, bool ap) {
   };
 }
 
+Builder resnet_ap(bool cifar) {
+  return [cifar](const ImageShape& shape, int64_t classes) -> Net {
+    nets::ResNetAPConfig config;
+    config.cifar = cifar;
+    return std::make_shared<nets::ResNetAP>(config, shape, classes);
+  };
+}
+
 std::vector<Entry> build_registry() {
   const std::string base = "ConvNet (width 128, depth 3, ReLU, instancenorm=GroupNorm(C,C), avg pool)";
   std::vector<Entry> r;
@@ -121,6 +129,13 @@ std::vector<Entry> build_registry() {
   r.push_back({"ResNet18_AP", "ResNet18 with stride-1 convs + AvgPool2d(2,2) downsampling, GroupNorm(C,C)",
                resnet(false, true)});
   r.push_back({"ResNet18BN_AP", "ResNet18_AP with BatchNorm2d", resnet(true, true)});
+  r.push_back({"ResNet10_AP",
+               "IDC's ResNetAP-10 (ImageNet branch): 1 block per stage, 64/128/256/512, GroupNorm(C,C), "
+               "AvgPool downsampling; stem conv3x3 (<= 64 px), conv3x3 + AvgPool 2 (<= 128 px), conv7x7 + AvgPool 4",
+               resnet_ap(false)});
+  r.push_back({"ResNet10_AP_CIFAR",
+               "IDC's ResNetAP-10 CIFAR branch: conv3x3 stem, 1 block per stage, 32/64/128/256, GroupNorm(C,C)",
+               resnet_ap(true)});
   return r;
 }
 

@@ -103,6 +103,57 @@ class ResNet : public NetImpl {
   torch::nn::Linear classifier_{nullptr};
 };
 
+// ---------------------------------------------------------------- ResNetAP (IDC, models/resnet_ap.py)
+// IDC's (snu-mllab/Efficient-Dataset-Condensation) ResNetAP with instance norm = GroupNorm(C, C): every
+// conv stride 1 without bias, downsampling by average pooling. Submodule names follow the reference
+// state_dict ("layer0.conv1.weight", "layer2.0.downsample.0.weight", "fc.bias"). Facts and line
+// numbers: harness/nets/resnet_ap.cpp.
+class ResNetAPBlockImpl : public torch::nn::Module {
+ public:
+  ResNetAPBlockImpl(int64_t in_planes, int64_t planes, int64_t stride);
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  int64_t stride_;
+  torch::nn::Conv2d conv1_{nullptr};
+  torch::nn::AnyModule bn1_;
+  torch::nn::Conv2d conv2_{nullptr};
+  torch::nn::AnyModule bn2_;
+  torch::nn::Sequential downsample_{nullptr};  // null: identity
+};
+TORCH_MODULE(ResNetAPBlock);
+
+struct ResNetAPConfig {
+  std::vector<int64_t> blocks{1, 1, 1, 1};  // depth 10
+  // false: the reference's ImageNet branch (stage widths 64/128/256/512 x width, stem chosen by the
+  // image side: <= 64 'small', <= 128 'mid', else 'large'); true: its CIFAR branch (dataset name
+  // 'cifar*': stage widths 32/64/128/256, 'small' stem whatever the size).
+  bool cifar = false;
+  double width = 1.0;  // ImageNet branch only
+};
+
+// layer0 (stem: conv -> norm -> relu [-> AvgPool2d]) -> layer1..4 -> avg_pool2d(kernel = map width)
+// -> flatten -> fc.
+class ResNetAP : public NetImpl {
+ public:
+  ResNetAP(const ResNetAPConfig& config, const ImageShape& shape, int64_t num_classes);
+  torch::Tensor forward(torch::Tensor x) override;
+  torch::Tensor embed(torch::Tensor x) override;
+  std::pair<torch::Tensor, torch::Tensor> feature_map_and_logits(torch::Tensor x) override;
+  int64_t feature_dim() const { return feature_dim_; }
+
+ private:
+  torch::Tensor features(torch::Tensor x);  // output of layer4
+  static torch::Tensor global_pool(const torch::Tensor& map);
+
+  int64_t stem_pool_ = 0;  // 0: none ('small'), 2 ('mid'), 4 ('large')
+  int64_t feature_dim_ = 0;
+  torch::nn::Conv2d stem_conv_{nullptr};  // layer0.conv1
+  torch::nn::AnyModule stem_norm_;         // layer0.bn1
+  std::vector<torch::nn::Sequential> layers_;
+  torch::nn::Linear fc_{nullptr};
+};
+
 // ---------------------------------------------------------------- VGG
 // cfg entries: channel count, or kMaxPool.
 class VGG : public NetImpl {

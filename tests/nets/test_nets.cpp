@@ -43,6 +43,7 @@ std::vector<std::string> all_names() {
 }
 
 bool is_bn_name(const std::string& name) { return name.find("BN") != std::string::npos; }
+bool is_idc_resnet_ap(const std::string& name) { return name.rfind("ResNet10_AP", 0) == 0; }
 
 // ------------------------------------------------------------------------------------ ConvNet
 
@@ -191,6 +192,106 @@ TEST(ConvNet, ParameterNamesMatchReferenceStateDict) {
   EXPECT_NE(resnet_bn->named_buffers().find("bn1.running_mean"), nullptr);
 }
 
+// ---------------------------------------------------------------- ResNet10_AP (IDC ResNetAP)
+
+// The RDD cells' inputs: ImageNet subsets at 128 px (datasets/manifests/rdd.yaml).
+const ImageShape kIn128{3, 128, 128};
+
+TEST(ResNet10AP, StateDictKeysFollowReference) {
+  auto net = make_net("ResNet10_AP", kIn128, 10);
+  std::vector<std::string> keys;
+  for (const auto& kv : net->named_parameters()) keys.push_back(kv.key());
+  // IDC ResNetAP: layer0 = IntroBlock(conv1, bn1), BasicBlock(conv1, bn1, conv2, bn2, downsample =
+  // Sequential(conv1x1, AvgPool2d, norm)), fc.
+  std::vector<std::string> expected = {"layer0.conv1.weight", "layer0.bn1.weight", "layer0.bn1.bias"};
+  for (int i = 1; i <= 4; ++i) {
+    const std::string b = "layer" + std::to_string(i) + ".0.";
+    for (const char* k : {"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias"})
+      expected.push_back(b + k);
+    if (i > 1) {
+      for (const char* k : {"downsample.0.weight", "downsample.2.weight", "downsample.2.bias"})
+        expected.push_back(b + k);
+    }
+  }
+  expected.push_back("fc.weight");
+  expected.push_back("fc.bias");
+  EXPECT_EQ(keys, expected);
+  EXPECT_NE(submodule(net, "layer2.0.downsample.1")->as<torch::nn::AvgPool2d>(), nullptr);
+  auto gn = submodule(net, "layer0.bn1")->as<torch::nn::GroupNorm>();
+  ASSERT_NE(gn, nullptr);
+  EXPECT_EQ(gn->options.num_groups(), 64);  // 'instance' = GroupNorm(C, C)
+  EXPECT_EQ(gn->options.num_channels(), 64);
+  EXPECT_FALSE(net->has_batchnorm());
+}
+
+TEST(ResNet10AP, StemAndShapesPerInputSize) {
+  torch::manual_seed(0);
+  torch::NoGradGuard no_grad;
+  struct Case {
+    const char* name;
+    ImageShape shape;
+    int64_t stem_kernel, channels, map;  // map: side of the last stage's output
+  };
+  // 128 px 'mid': conv3x3, AvgPool 2 -> 64, stages /1 /2 /2 /2 -> 8. 224 px 'large': conv7x7, AvgPool 4
+  // -> 56 -> 7. 64 / 32 px 'small': no stem pool -> 8 / 4. CIFAR branch 32 px -> 4 with 256 channels.
+  const Case cases[] = {{"ResNet10_AP", kIn128, 3, 512, 8},
+                        {"ResNet10_AP", {3, 224, 224}, 7, 512, 7},
+                        {"ResNet10_AP", kTiny, 3, 512, 8},
+                        {"ResNet10_AP", kCifar, 3, 512, 4},
+                        {"ResNet10_AP_CIFAR", kCifar, 3, 256, 4}};
+  for (const Case& c : cases) {
+    auto net = make_net(c.name, c.shape, 10);
+    net->eval();
+    const auto stem = net->named_parameters()["layer0.conv1.weight"];
+    EXPECT_EQ(stem.sizes(), (std::vector<int64_t>{c.channels / 8, c.shape.channels, c.stem_kernel, c.stem_kernel}))
+        << c.name << " " << c.shape.height;
+    auto x = torch::randn({2, c.shape.channels, c.shape.height, c.shape.width});
+    auto [map, logits] = net->feature_map_and_logits(x);
+    EXPECT_EQ(map.sizes(), (std::vector<int64_t>{2, c.channels, c.map, c.map})) << c.name << " " << c.shape.height;
+    EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{2, 10})) << c.name;
+    EXPECT_TRUE(torch::allclose(net->forward(x), logits, 1e-5, 1e-5)) << c.name;
+    EXPECT_EQ(net->embed(x).sizes(), (std::vector<int64_t>{2, c.channels})) << c.name;
+  }
+  EXPECT_THROW(make_net("ResNet10_AP", ImageShape{3, 4, 4}, 10), ddb::UserError);
+}
+
+// The forward recomputed with plain tensor ops from the registered weights, in the order of the
+// reference's forward (stem pool after relu; block pool after relu(bn1(conv1)); downsample conv ->
+// pool -> norm; global avg_pool2d with kernel = map width).
+TEST(ResNet10AP, ForwardMatchesReferenceOrderOfOps) {
+  torch::manual_seed(4);
+  torch::NoGradGuard no_grad;
+  auto net = make_net("ResNet10_AP", kIn128, 10);
+  net->eval();
+  auto p = net->named_parameters();
+  auto conv = [&](const torch::Tensor& x, const std::string& k) {
+    const auto& w = p[k + ".weight"];
+    return torch::conv2d(x, w, {}, 1, w.size(-1) / 2);
+  };
+  auto norm = [&](const torch::Tensor& x, const std::string& k) {
+    return torch::group_norm(x, x.size(1), p[k + ".weight"], p[k + ".bias"], 1e-5);
+  };
+  auto pool = [](const torch::Tensor& x, int64_t k) { return torch::avg_pool2d(x, k, k); };
+  auto x = torch::randn({2, 3, 128, 128});
+  auto out = pool(torch::relu(norm(conv(x, "layer0.conv1"), "layer0.bn1")), 2);
+  for (int i = 1; i <= 4; ++i) {
+    const std::string b = "layer" + std::to_string(i) + ".0.";
+    auto y = torch::relu(norm(conv(out, b + "conv1"), b + "bn1"));
+    if (i > 1) y = pool(y, 2);
+    y = norm(conv(y, b + "conv2"), b + "bn2");
+    auto res = i > 1 ? norm(pool(conv(out, b + "downsample.0"), 2), b + "downsample.2") : out;
+    out = torch::relu(y + res);
+  }
+  out = pool(out, out.size(-1)).flatten(1);
+  auto expected = torch::linear(out, p["fc.weight"], p["fc.bias"]);
+  EXPECT_TRUE(torch::allclose(net->forward(x), expected, 1e-4, 1e-5));
+}
+
+TEST(ResNet10AP, HundredClassesCount) {
+  // ImageNet-100 cells: fc Linear(512, 100) = 51300 instead of 5130 -> 4949412.
+  EXPECT_EQ(count_params(make_net("ResNet10_AP", kIn128, 100)), 4949412);
+}
+
 // ----------------------------------------------------------------------- parameter counts
 
 struct CountCase {
@@ -233,6 +334,17 @@ struct CountCase {
 //   Linear(512,10) 5130 -> 11173962 (BN variant: same); 1x28: stem 576 -> 11172810.
 // ResNet18_AP: same convs/norms, Linear(512*4*4,10) = 81930 -> 11250762 (3x32);
 //   1x28: Linear(512*3*3,10) = 46090 and stem 576 -> 11213770.
+// ResNet10_AP (IDC models/resnet_ap.py ResNetAP, ImageNet branch, depth 10 = one BasicBlock per stage,
+//   GroupNorm(C,C), convs without bias, downsample conv1x1 + AvgPool + norm): stem conv3x3 3*64*9 = 1728
+//   + norm 128 = 1856 ('small' <= 64 px and 'mid' <= 128 px); layer1 2*36864 + 2*128 = 73984;
+//   layer2 73728 + 147456 + 2*256 + 64*128 + 256 = 230144; layer3 919040; layer4 3673088 (as ResNet18's
+//   first block of each stage); fc Linear(512,10) 5130 -> 4903242 at 3x128 (the RDD cells), 3x64 and 3x32;
+//   3x224 ('large' stem conv7x7 3*64*49 = 9408): 4903242 - 1728 + 9408 = 4910922; 1x28: stem 576 ->
+//   4902090; 100 classes at 3x128: fc 51300 -> 4949412.
+// ResNet10_AP_CIFAR (the CIFAR branch: 32/64/128/256): stem 3*32*9 + 64 = 928; layer1 2*9216 + 128 =
+//   18560; layer2 18432 + 36864 + 256 + 32*64 + 128 = 57728; layer3 230144; layer4 919040; fc
+//   Linear(256,10) 2570 -> 1228970 (3x32); 1x28: stem 288 -> 1228394.
+//   (Cross-checked with a throwaway torch module built from the same reading; no reference code kept.)
 // clang-format off
 const CountCase kCounts[] = {
     {"ConvNet", kCifar, 320010},       {"ConvNet", kMnist, 317706},         {"ConvNetIN", kCifar, 320010},
@@ -247,6 +359,9 @@ const CountCase kCounts[] = {
     {"VGG11", kCifar, 9231114},        {"VGG11", kMnist, 9229962},          {"VGG11BN", kCifar, 9231114},
     {"ResNet18", kCifar, 11173962},    {"ResNet18", kMnist, 11172810},      {"ResNet18BN", kCifar, 11173962},
     {"ResNet18_AP", kCifar, 11250762}, {"ResNet18_AP", kMnist, 11213770},   {"ResNet18BN_AP", kCifar, 11250762},
+    {"ResNet10_AP", {3, 128, 128}, 4903242}, {"ResNet10_AP", {3, 224, 224}, 4910922},
+    {"ResNet10_AP", kTiny, 4903242},   {"ResNet10_AP", kCifar, 4903242},    {"ResNet10_AP", kMnist, 4902090},
+    {"ResNet10_AP_CIFAR", kCifar, 1228970}, {"ResNet10_AP_CIFAR", kMnist, 1228394},
 };
 // clang-format on
 
@@ -296,6 +411,8 @@ std::vector<EmbedCase> embed_cases(const std::string& name) {
   if (name.rfind("VGG11", 0) == 0) return both(512);
   if (name == "ResNet18" || name == "ResNet18BN") return both(512);
   if (name == "ResNet18_AP" || name == "ResNet18BN_AP") return {{kMnist, 512 * 3 * 3}, {kCifar, 512 * 4 * 4}};
+  if (name == "ResNet10_AP") return both(512);  // global avg_pool2d over the last map
+  if (name == "ResNet10_AP_CIFAR") return both(256);
   ADD_FAILURE() << "no expected embed size for " << name;
   return {};
 }
@@ -357,6 +474,16 @@ TEST_P(EveryNet, PyTorchDefaultInitialisation) {
       EXPECT_TRUE(torch::all(bn->running_var == 1).item<bool>()) << name << " " << kv.key();
       EXPECT_DOUBLE_EQ(bn->options.momentum().value(), 0.1);
       EXPECT_DOUBLE_EQ(bn->options.eps(), 1e-5);
+      ++checked;
+    } else if (auto* conv = dynamic_cast<torch::nn::Conv2dImpl*>(m); conv && is_idc_resnet_ap(name)) {
+      // IDC's ResNetAP re-initialises convs: N(0, sqrt(2 / (k_h * k_w * out_channels))).
+      const auto& w = conv->weight;
+      const double expected_std = std::sqrt(2.0 / static_cast<double>(w.size(0) * w.size(2) * w.size(3)));
+      EXPECT_FALSE(conv->bias.defined()) << name << " " << kv.key();
+      if (w.numel() >= 1000) {
+        EXPECT_NEAR(w.std().item<double>(), expected_std, 0.1 * expected_std) << name << " " << kv.key();
+        EXPECT_NEAR(w.mean().item<double>(), 0.0, 0.1 * expected_std) << name << " " << kv.key();
+      }
       ++checked;
     } else {
       torch::Tensor weight, bias;
@@ -434,7 +561,7 @@ TEST(Factory, ListsEveryNameOnceWithDescription) {
         "ConvNetAR",  "ConvNetAL",   "ConvNetASwish", "ConvNetNN",   "ConvNetBN",   "ConvNetLN",
         "ConvNetIN",  "ConvNetGN",   "ConvNetNP",     "ConvNetMP",   "ConvNetAP",   "ResNet18",
         "ResNet18BN", "ResNet18_AP", "ResNet18BN_AP", "VGG11",       "VGG11BN",     "AlexNet",
-        "MLP",        "LeNet"}) {
+        "MLP",        "LeNet",       "ResNet10_AP",   "ResNet10_AP_CIFAR"}) {
     EXPECT_EQ(seen.count(required), 1u) << required;
   }
 }
