@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(cmake ninja-build ccache g++ pkg-config git
       libtorch-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libsqlite3-dev
-      libpng-dev libjpeg-dev zlib1g-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libmatio-dev
+      libpng-dev libjpeg-dev zlib1g-dev libssl-dev libarchive-dev libgtest-dev libgmock-dev libbenchmark-dev libmatio-dev
       python3-torch dataset-fashion-mnist)
 missing=()
 for p in "${pkgs[@]}"; do

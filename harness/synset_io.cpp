@@ -91,7 +91,7 @@ void save_synset(const SyntheticSet& set, const std::string& path) {
   write_file_atomic(path + ".json", sidecar.data(), sidecar.size());
 }
 
-SyntheticSet load_synset(const std::string& path, int index) {
+SyntheticSet load_synset(const std::string& path, int index, SynsetFileFacts* facts) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UserError(path + ": cannot open synthetic set file");
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -117,6 +117,7 @@ SyntheticSet load_synset(const std::string& path, int index) {
       s.images = items[0].toTensor();
       s.labels = items[1].toTensor();
     } else if (!items.empty() && pair_of_tensors(as_items(items[0]))) {
+      if (facts) facts->sets_in_file = static_cast<int>(items.size());
       if (index < 0 || index >= static_cast<int>(items.size()))
         throw UserError(path + ": holds " + std::to_string(items.size()) + " sets; index " + std::to_string(index) +
                         " is out of range");
@@ -127,6 +128,10 @@ SyntheticSet load_synset(const std::string& path, int index) {
     } else {
       throw UserError(path + ": expected a dict {'images','labels'}, a pair (images, labels) or a list of pairs");
     }
+  }
+  if (facts) {
+    facts->images_dtype = s.images.defined() ? std::string(c10::toString(s.images.scalar_type())) : "";
+    facts->labels_dtype = s.labels.defined() ? std::string(c10::toString(s.labels.scalar_type())) : "";
   }
   s = check_set(std::move(s), path);
   const std::string sidecar = path + ".json";

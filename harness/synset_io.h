@@ -17,7 +17,13 @@ void save_synset(const SyntheticSet& set, const std::string& path);
 //   (x, y) / [x, y]                        a tuple or list of two tensors
 //   [[x, y], [x, y], ...]                  the reference repositories' per-experiment lists: `index` picks one
 // Images must be float [N,C,H,W]; labels int64 [N] or float [N,K]. Anything else: UserError naming the file.
-SyntheticSet load_synset(const std::string& path, int index = 0);
+// The returned tensors are converted (images float32, hard labels int64); `facts`, when given, receives
+// what the file stored before that conversion (submission checks: harness/submission.h).
+struct SynsetFileFacts {
+  std::string images_dtype, labels_dtype;  // c10::toString(ScalarType): "Float", "Double", "Long", "Int", "Byte" ...
+  int sets_in_file = 1;                    // a list of (images, labels) pairs: how many it holds
+};
+SyntheticSet load_synset(const std::string& path, int index = 0, SynsetFileFacts* facts = nullptr);
 
 // SHA-256 of what a set is (image and label values, dtypes and shapes, the learned lr), not of
 // where it is stored: a copy of the file hashes the same.

@@ -94,5 +94,6 @@ void register_suite_commands(CLI::App& app);     // suites validate | coverage
 void register_experts_command(CLI::App& app);
 void register_references_command(CLI::App& app);
 void register_complexity_command(CLI::App& app);  // Comp-DD class complexity (Grad-CAM)
+void register_submit_command(CLI::App& app);      // submission bundles (harness/submission.h)
 
 }  // namespace ddb::cli

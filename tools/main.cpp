@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   ddb::cli::register_list_command(app);
   ddb::cli::register_distill_command(app);
   ddb::cli::register_evaluate_command(app);
+  ddb::cli::register_submit_command(app);
   ddb::cli::register_references_command(app);
   ddb::cli::register_suite_commands(app);
   ddb::cli::register_experts_command(app);
