@@ -208,10 +208,17 @@ void register_submit_command(CLI::App& app) {
         if (r.stored) continue;
         fs::create_directories(fs::path(r.d.synset_path).parent_path());
         fs::copy_file(r.source, r.d.synset_path, fs::copy_options::overwrite_existing);
-        store.finish_distillation(r.d);
-        store.finish(r.e, r.metrics, r.failures);
-        wrote = true;
       }
+      // Every row of the submission in one transaction: all of it is stored, or none.
+      store.transaction([&] {
+        for (auto& r : rows) {
+          if (r.stored) continue;
+          r.d.status = r.e.status = "done";
+          store.put_distillation(r.d);
+          store.put_evaluation(r.e, r.metrics, r.failures);
+          wrote = true;
+        }
+      });
     }
     std::printf("\n%-14s %5s %3s  %-16s %s\n", "dataset", "ipc", "n", "accuracy", "");
     size_t i = 0;
