@@ -1,5 +1,7 @@
 #include "harness/runner.h"
 
+#include <cstdlib>
+
 #include <unistd.h>
 
 #include <chrono>
@@ -336,6 +338,10 @@ RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOpti
       rec.provenance["protocol_version"] = find_protocol(es.protocol) ? find_protocol(es.protocol)->version : "?";
     }
     store.mark_running(rec);
+    // Test hook of the device pool's crash isolation (tests/cli): a process whose job key contains
+    // $DDBENCH_TEST_ABORT_JOB dies here, as a segfault or an out-of-memory kill would end it.
+    if (const char* abort_key = std::getenv("DDBENCH_TEST_ABORT_JOB"))
+      if (*abort_key && rec.key.find(abort_key) != std::string::npos) std::abort();
     const auto jt0 = std::chrono::steady_clock::now();
     ++sum.ran;
     try {

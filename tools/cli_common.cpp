@@ -31,7 +31,7 @@ void add_common(CLI::App* c, Common& o, bool run_options) {
   c->add_flag("--allow-cpu", o.allow_cpu, "run paper-tier cells without a GPU (slow)");
   if (run_options) {
     c->add_option("--threads", o.threads, "intra-op threads (default: all cores)");
-    c->add_option("--device", o.device, "cpu | cuda | auto")->capture_default_str();
+    c->add_option("--device", o.device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   }
 }
 
@@ -49,7 +49,21 @@ torch::Device resolve_device(const std::string& d) {
     return torch::kCUDA;
   }
   if (d == "auto") return cuda_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  throw UserError("--device must be cpu, cuda or auto");
+  if (d.rfind("cuda:", 0) == 0) {  // one GPU of several (the device pool's workers)
+    int index = -1;
+    try {
+      size_t used = 0;
+      index = std::stoi(d.substr(5), &used);
+      if (used != d.size() - 5) index = -1;
+    } catch (const std::exception&) {
+    }
+    if (index < 0) throw UserError("--device " + d + ": expected cuda:N with N a GPU index");
+    const int n = cuda_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+    if (index >= n)
+      throw UserError("--device " + d + ": this machine has " + std::to_string(n) + " CUDA device" + (n == 1 ? "" : "s"));
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw UserError("--device must be cpu, cuda, cuda:N or auto");
 }
 
 PlanEnv make_env(const Common& o) {
