@@ -95,5 +95,7 @@ void register_experts_command(CLI::App& app);
 void register_references_command(CLI::App& app);
 void register_complexity_command(CLI::App& app);  // Comp-DD class complexity (Grad-CAM)
 void register_submit_command(CLI::App& app);      // submission bundles (harness/submission.h)
+void register_merge_command(CLI::App& app);       // combine result stores (Slurm array tasks)
+void register_regress_command(CLI::App& app);     // baseline vs candidate: what got worse
 
 }  // namespace ddb::cli

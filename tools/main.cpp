@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   ddb::cli::register_evaluate_command(app);
   ddb::cli::register_submit_command(app);
   ddb::cli::register_references_command(app);
+  ddb::cli::register_merge_command(app);
+  ddb::cli::register_regress_command(app);
   ddb::cli::register_suite_commands(app);
   ddb::cli::register_experts_command(app);
   ddb::cli::register_complexity_command(app);
