@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 
+#include "harness/report/html_site.h"
 #include "harness/report/reporter.h"
 
 namespace ddb::cli {
@@ -28,13 +29,29 @@ void register_check_commands(CLI::App& app) {
     static Common o;
     static std::vector<std::string> suites;
     static std::string format = "markdown", out;
+    static bool no_grids = false;
+    static int grid_classes = 10, grid_ipc = 10;
     c->add_option("suites", suites, "suite files or directories")->required();
     add_common(c, o, false);
-    c->add_option("--format", format, "markdown | csv | json")->capture_default_str();
-    c->add_option("--out", out, "output file (default: stdout)");
+    c->add_option("--format", format, "markdown | csv | json | html (a static site: --out names its folder)")->capture_default_str();
+    c->add_option("--out", out, "output file (default: stdout); for html the site's folder");
+    c->add_flag("--no-grids", no_grids, "html: no image grids of the distilled sets");
+    c->add_option("--grid-classes", grid_classes, "html: classes (rows) per image grid")->capture_default_str();
+    c->add_option("--grid-ipc", grid_ipc, "html: images per class (columns) per image grid")->capture_default_str();
     c->callback(guarded([] {
       const StoredResults stored = read_stored_results(suites, o, "ddbench leaderboard: " + report_name_for(suites));
       const ReportInput& in = stored.report;
+      if (format == "html") {
+        if (out.empty()) throw UserError("--format html writes a site (index.html, pages, plots, image grids): pass --out DIR");
+        SiteOptions so;
+        so.grids = !no_grids;
+        so.grid_max_classes = grid_classes, so.grid_max_ipc = grid_ipc;
+        so.data_root = o.data_root;
+        const SiteSummary sum = write_html_site(in, *stored.store, out, so);
+        std::cerr << "wrote " << out << "/index.html: " << sum.leaderboards << " leaderboard(s), " << sum.rows << " row(s), "
+                  << sum.grids << " image grid(s), " << sum.files.size() << " file(s)\n";
+        return;
+      }
       auto rep = make_reporter(format);
       if (out.empty()) {
         rep->write(in, std::cout);

@@ -6,21 +6,14 @@
 namespace ddb {
 namespace {
 
-std::string escape(std::string s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
-  }
-  return out;
-}
+// Every suite/store string in a table cell or heading goes through md_cell (reporter.h).
+std::string escape(const std::string& s) { return md_cell(s); }
 
 class MarkdownReporter : public Reporter {
  public:
   std::string extension() const override { return "md"; }
   void write(const ReportInput& in, std::ostream& out) const override {
-    out << "# " << in.title << "\n\n";
+    out << "# " << escape(in.title) << "\n\n";
     out << "Tier `" << in.tier << "`. Generated " << str_or(in.provenance, "generated_at", "") << " from `"
         << str_or(in.provenance, "store", "") << "` by ddbench " << str_or(in.provenance, "git_commit", "")
         << ".\n\n";
@@ -33,7 +26,7 @@ class MarkdownReporter : public Reporter {
            "`above` = better than the band. Ours: mean ± std (ddof 0) over n pooled runs (seeds × eval runs). "
            "At a tier other than `paper` the expected value is a committed reference run, not the paper.\n\n";
     for (const Suite* s : in.suites) {
-      out << "## " << s->id << " — " << escape(s->title) << "\n\n";
+      out << "## " << escape(s->id) << " — " << escape(s->title) << "\n\n";
       const std::string src = str_or(s->source, "paper", "") + " " + str_or(s->source, "table", "");
       out << "Source: " << escape(src) << " (`" << s->path << "`). Band k = " << s->band.k << ", floor = " << s->band.floor
           << ".\n\n";
@@ -43,8 +36,8 @@ class MarkdownReporter : public Reporter {
         if (r.suite != s) continue;
         const Cell& c = *r.cell;
         std::string paper = c.paper.value ? fmt_mean_std(c.paper.value, c.paper.std) : "n/a";
-        if (c.paper.selection != "last") paper += " (" + c.paper.selection + ")";
-        std::string expected = r.expected ? fmt_mean_std(r.expected, r.expected_std) + " (" + r.expected_source + ")" : "";
+        if (c.paper.selection != "last") paper += " (" + escape(c.paper.selection) + ")";
+        std::string expected = r.expected ? fmt_mean_std(r.expected, r.expected_std) + " (" + escape(r.expected_source) + ")" : "";
         // "(3)", or "(n = 2 of 3, 1 diverged)" when runs failed or are missing.
         const bool short_n = r.n == r.n_expected && r.runs_failed == 0 && r.jobs_failed == 0;
         std::string ours = r.mean ? fmt_mean_std(r.mean, r.std) + " (" + (short_n ? std::to_string(r.n) : pooled_runs_text(r)) + ")" : "";
@@ -52,7 +45,7 @@ class MarkdownReporter : public Reporter {
         std::string reason = r.reason;
         if (!r.derivation.empty()) reason += (reason.empty() ? "" : "; ") + r.derivation;  // a derived metric
         if (!c.uncertain.empty()) reason += (reason.empty() ? "" : "; ") + std::string("uncertain: ") + c.uncertain;
-        out << "| " << c.id << " | " << escape(cell_setting(r)) << " | " << str_or(c.spec, "metric", "")
+        out << "| " << escape(c.id) << " | " << escape(cell_setting(r)) << " | " << escape(str_or(c.spec, "metric", ""))
             << " | " << paper << " | " << expected << " | " << ours << " | " << delta << " | "
             << (r.band ? "±" + fmt_value(r.band) : "") << " | **" << status_name(r.status) << "** | "
             << escape(reason.substr(0, 300)) << " |\n";
@@ -63,8 +56,8 @@ class MarkdownReporter : public Reporter {
         if (rel.suite != s) continue;
         if (!any) out << "Relations:\n\n";
         any = true;
-        out << "- " << rel.relation.cell << " beats " << rel.relation.beats << " by ≥ " << rel.relation.by << ": **"
-            << (!rel.checked ? "not checked" : rel.holds ? "holds" : "FAILS") << "** — " << rel.detail << "\n";
+        out << "- " << escape(rel.relation.cell) << " beats " << escape(rel.relation.beats) << " by ≥ " << rel.relation.by << ": **"
+            << (!rel.checked ? "not checked" : rel.holds ? "holds" : "FAILS") << "** — " << escape(rel.detail) << "\n";
       }
       if (any) out << "\n";
     }

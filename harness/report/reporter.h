@@ -42,6 +42,14 @@ std::string fmt_value(const std::optional<double>& v, int decimals = 2);
 std::string fmt_mean_std(const std::optional<double>& m, const std::optional<double>& s, int decimals = 2);
 std::string cell_setting(const CellResult& r);  // the printed setting, or method/ipc/dataset
 
+// Every string from a suite, store or submission goes through one of these before it reaches a page.
+// html_escape: & < > " ' as entities (text and attribute values alike), so `<script>` renders as text.
+std::string html_escape(const std::string& s);
+// md_cell: one Markdown table cell: `|` escaped, newlines (\n, \r) as spaces, `<` `>` `&` as entities (a
+// renderer that passes HTML through shows `<script>` as text), backslash doubled and backticks escaped so
+// neither can swallow the next `|` escape or open a code span.
+std::string md_cell(const std::string& s);
+
 // One CSV field (RFC 4180): quoted, with doubled quotes, when it holds a comma, a quote or a newline.
 std::string csv_field(const std::string& s);
 
