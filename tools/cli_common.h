@@ -97,5 +97,6 @@ void register_complexity_command(CLI::App& app);  // Comp-DD class complexity (G
 void register_submit_command(CLI::App& app);      // submission bundles (harness/submission.h)
 void register_merge_command(CLI::App& app);       // combine result stores (Slurm array tasks)
 void register_regress_command(CLI::App& app);     // baseline vs candidate: what got worse
+void register_slurm_command(CLI::App& app);       // sbatch array scripts (harness/slurm_script.h)
 
 }  // namespace ddb::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   ddb::cli::register_evaluate_command(app);
   ddb::cli::register_submit_command(app);
   ddb::cli::register_references_command(app);
+  ddb::cli::register_slurm_command(app);
   ddb::cli::register_merge_command(app);
   ddb::cli::register_regress_command(app);
   ddb::cli::register_suite_commands(app);
