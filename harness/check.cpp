@@ -80,6 +80,7 @@ CellResult check_cell(const PlannedCell& pc, const Store& store, const std::stri
     r.mean = m;
     r.std = s;
   }
+  r.values = values;  // the per-run values behind mean and std (regress plots them)
   // What is in the store decides the verdict, whatever this machine could run: when nothing is
   // stored the plan's gating status (needs-gpu, dataset-missing) says why; otherwise not-run.
   const bool any_result = r.jobs_done + r.jobs_failed > 0;

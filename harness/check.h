@@ -39,7 +39,8 @@ struct CellResult {
   std::optional<double> band;       // half-width
   // A derived cell (auroc_gain, recovery_ratio, ...): the runs it combines, how (`derivation`, one
   // line with each operand's hash, mean and n and how the std was formed), and, when the operands
-  // pair up run by run, the combined per-run values behind mean and std.
+  // pair up run by run, the combined per-run values behind mean and std (a plain cell: its pooled
+  // per-run values).
   std::vector<OperandResult> operands;
   std::string derivation;
   std::vector<double> values;

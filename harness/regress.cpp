@@ -55,6 +55,7 @@ RegressSide side_of(const CellResult& r) {
     s.mean = r.mean;
     s.std = r.std;
     s.n = r.n;
+    if (static_cast<int>(r.values.size()) == r.n) s.runs = r.values;
   }
   return s;
 }
@@ -75,6 +76,7 @@ RegressSide reference_side(const Cell& cell, const std::string& tier) {
     s.mean = m;
     s.std = sd;
     s.n = static_cast<int>(ref.runs.size());
+    s.runs = ref.runs;
   } else {
     s.mean = ref.value;
     s.std = ref.std;

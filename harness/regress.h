@@ -32,6 +32,7 @@ struct RegressSide {
   int n = 0;
   std::string status;  // that side's check verdict ("pass", "failed", "not-run", ...) or "reference"
   std::string reason;
+  std::vector<double> runs;  // the per-run values behind mean and std, when known (plots draw them)
 };
 
 // The statistical core: candidate against baseline for a metric direction and a band.
@@ -56,6 +57,7 @@ struct RegressRow {
   std::string band_verdict;  // the candidate's verdict from `ddbench check` (against the reference or paper)
   RegressVerdict verdict = RegressVerdict::Unchanged;
   std::string reason;
+  std::string plot;  // the row's SVG, relative to the report's folder (write_regress_plots), or empty
 };
 
 struct RegressReport {
@@ -72,6 +74,12 @@ RegressReport regress_cells(const std::vector<PlannedCell>& cells, const Store* 
                             const std::string& tier, double alpha);
 
 // Reporters (harness/report/regress_report.cpp).
+// The SVG of one row (harness/report/svg_plot.h): baseline and candidate per-run values as dots, their
+// mean ± std as bars, and the band (baseline mean ± the band half-width) the verdict used.
+std::string regress_row_svg(const RegressRow& row);
+// Writes <out_dir>/<name>-plots/<suite>.<cell>.svg for every regressed and improved row and sets row.plot
+// to that path relative to out_dir (the Markdown links it); returns how many were written.
+int write_regress_plots(RegressReport& r, const std::string& out_dir, const std::string& name);
 void write_regress_markdown(const RegressReport& r, std::ostream& out);
 json regress_json(const RegressReport& r);
 

@@ -1,6 +1,7 @@
 // `ddbench regress`: what got worse between a baseline and a candidate store (harness/regress.h).
 #include "cli_common.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -19,7 +20,8 @@ void register_regress_command(CLI::App& app) {
       "references at the tier) cell by cell: mean ± std and n of each, the difference, Welch's t-test, the\n"
       "candidate's band verdict and regressed / improved / unchanged / new / missing / failed, most severe first.\n"
       "Regressed = worse in the metric's direction with p < alpha AND beyond the cell's band. Writes\n"
-      "<out-dir>/<name>.md and .json; exit 1 when a cell regressed");
+      "<out-dir>/<name>.md and .json, and an SVG per regressed or improved cell in <out-dir>/<name>-plots/\n"
+      "(linked from the Markdown); exit 1 when a cell regressed");
   static std::vector<std::string> suites;
   static std::string baseline, candidate, tier = "auto", out_dir = "reports/regress", name = "regress", data_root;
   static double alpha = 0.01;
@@ -32,6 +34,11 @@ void register_regress_command(CLI::App& app) {
   c->add_option("--out-dir", out_dir, "where <name>.md and <name>.json go")->capture_default_str();
   c->add_option("--name", name, "report file name without extension")->capture_default_str();
   c->add_option("--data-root", data_root, "where datasets live (planning only; results are read, not run)");
+  static std::string trend, trend_date;
+  c->add_option("--trend", trend,
+                "append one CSV line per listed cell to this file (header when new): date, commit, suite, cell,\n"
+                "metric, mean, std, n, verdict (the candidate's side; ci/nightly.sh keeps reports/nightly/trend.csv)");
+  c->add_option("--trend-date", trend_date, "the date column of those lines (default: today, UTC)");
   c->callback(guarded([] {
     Common o;
     o.tier = tier;
@@ -52,8 +59,9 @@ void register_regress_command(CLI::App& app) {
     const Store cand_store(candidate);
     RegressReport rep = regress_cells(l.cells, base_store.get(), cand_store, env.tier, alpha);
     rep.provenance = {{"generated_at", now_utc()}, {"git_commit", git_commit()}, {"cells", l.cells.size()}};
-    write_regress_markdown(rep, std::cout);
     fs::create_directories(out_dir);
+    const int plots = write_regress_plots(rep, out_dir, name);  // before the Markdown, which links them
+    write_regress_markdown(rep, std::cout);
     const fs::path md = fs::path(out_dir) / (name + ".md"), js = fs::path(out_dir) / (name + ".json");
     {
       std::ofstream f(md.string() + ".tmp");
@@ -65,7 +73,34 @@ void register_regress_command(CLI::App& app) {
       f << regress_json(rep).dump(2) << "\n";
     }
     fs::rename(js.string() + ".tmp", js);
-    std::cerr << "wrote " << md.string() << " and " << js.string() << "\n";
+    std::cerr << "wrote " << md.string() << " and " << js.string();
+    if (plots > 0) std::cerr << " and " << plots << " plot(s) in " << (fs::path(out_dir) / (name + "-plots")).string();
+    std::cerr << "\n";
+    if (!trend.empty()) {
+      const bool fresh = !fs::exists(trend) || fs::file_size(trend) == 0;
+      if (fs::path(trend).has_parent_path()) fs::create_directories(fs::path(trend).parent_path());
+      std::ofstream f(trend, std::ios::app);
+      auto field = [](const std::string& v) {  // RFC 4180: quote when needed
+        if (v.find_first_of(",\"\n") == std::string::npos) return v;
+        std::string q = "\"";
+        for (char ch : v) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+        return q + "\"";
+      };
+      auto num = [](const std::optional<double>& v) {
+        if (!v) return std::string();
+        char b[32];
+        std::snprintf(b, sizeof b, "%.4f", *v);
+        return std::string(b);
+      };
+      if (fresh) f << "date,commit,suite,cell,metric,mean,std,n,verdict\n";
+      const std::string date = trend_date.empty() ? now_utc().substr(0, 10) : trend_date, commit = git_commit();
+      for (const auto& row : rep.rows)
+        f << field(date) << "," << field(commit) << "," << field(row.suite->id) << "," << field(row.cell->id) << ","
+          << field(row.metric_row) << "," << num(row.candidate.mean) << "," << num(row.candidate.std) << ","
+          << row.candidate.n << "," << regress_verdict_name(row.verdict) << "\n";
+      if (!f) throw UserError("--trend " + trend + ": cannot append");
+      std::cerr << "appended " << rep.rows.size() << " line(s) to " << trend << "\n";
+    }
     set_exit_code(rep.count(RegressVerdict::Regressed) > 0 ? 1 : 0);
   }));
 }
