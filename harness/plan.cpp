@@ -1,6 +1,7 @@
 #include "harness/plan.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "core/hashing.h"
@@ -62,8 +63,14 @@ RunConfig identify(json config, int seeds, std::string metric) {
   return rc;
 }
 
+std::string test_seed_salt() {
+  const char* salt = std::getenv("DDBENCH_TEST_SEED_SALT");
+  return salt ? std::string(salt) : std::string();
+}
+
 Job make_job(const RunConfig& run, int seed_index) {
-  return Job{run, seed_index, derive_seed(run.distill_hash, seed_index)};
+  const std::string salt = test_seed_salt();
+  return Job{run, seed_index, derive_seed(salt.empty() ? run.distill_hash : run.distill_hash + "#salt:" + salt, seed_index)};
 }
 
 std::string RunConfig::label() const {

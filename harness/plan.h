@@ -92,6 +92,11 @@ struct Job {
   std::string key() const { return distill_key() + "/" + run.eval_hash; }  // the evaluation's key
 };
 Job make_job(const RunConfig& run, int seed_index);
+// Test-only (the nightly report's false-positive test, tests/regress): $DDBENCH_TEST_SEED_SALT, when set and
+// non-empty, is mixed into every job's distillation seed and evaluation seeds, so the same configuration (same
+// keys, same cells) runs on new seeds. Never set it for results that are kept; the runner records it in
+// each result's provenance. Empty when unset.
+std::string test_seed_salt();
 
 PlannedCell plan_cell(const Suite& suite, const Cell& cell, const PlanEnv& env);
 std::vector<PlannedCell> plan_suite(const Suite& suite, const PlanEnv& env);

@@ -123,15 +123,55 @@ SyntheticSet distill_job(const Job& job, const LoadedDataset& loaded, const Runn
 
 namespace {
 
+// Test-only damage (the nightly report's deliberate regression, tests/regress): $DDBENCH_TEST_DAMAGE =
+// "<fraction>" (every method) or "<method>:<fraction>" gives that fraction of the synthetic set's images,
+// drawn with the job's seed, the next class's label (soft labels: the next class's row), so a method's
+// numbers get worse while its configuration, keys and cells stay the same. The runner records it in the
+// result's provenance. 0 when unset or for another method.
+double test_damage_for(const std::string& method) {
+  const char* env = std::getenv("DDBENCH_TEST_DAMAGE");
+  if (!env || !*env) return 0;
+  std::string spec = env;
+  const auto colon = spec.find(':');
+  if (colon != std::string::npos) {
+    if (spec.substr(0, colon) != method) return 0;
+    spec = spec.substr(colon + 1);
+  }
+  char* end = nullptr;
+  const double f = std::strtod(spec.c_str(), &end);
+  if (end == spec.c_str() || *end || !(f >= 0 && f <= 1))
+    throw UserError("DDBENCH_TEST_DAMAGE='" + std::string(env) + "': expected <fraction in [0,1]> or <method>:<fraction>");
+  return f;
+}
+
+SyntheticSet damaged(const SyntheticSet& set, double fraction, uint64_t seed, int64_t classes) {
+  SyntheticSet out = set;
+  const int64_t m = set.size();
+  const int64_t k = std::min<int64_t>(m, static_cast<int64_t>(std::llround(fraction * static_cast<double>(m))));
+  if (k == 0 || !set.labels.defined()) return out;
+  torch::Generator gen = at::detail::createCPUGenerator(seed ^ 0x7e57da4aULL);
+  const torch::Tensor pick = torch::randperm(m, gen, torch::kLong).slice(0, 0, k).to(set.labels.device());
+  torch::Tensor labels = set.labels.clone();
+  if (labels.dim() == 1) {
+    labels.index_put_({pick}, (labels.index({pick}) + 1).remainder(classes));
+  } else {
+    labels.index_put_({pick}, labels.index({pick}).roll(1, 1));
+  }
+  out.labels = labels;
+  return out;
+}
+
 // `runs` evaluation runs of one decoded set; each run's seed from `key` and the run index.
 EvalOutput evaluate_runs(const SyntheticSet& train_set, const LoadedDataset& data, const EvalSpec& es,
                          const std::string& key, const RunnerOptions& opts, const ProgressFn& progress,
                          const std::string& phase_prefix) {
   EvalOutput out;
+  const std::string salt = test_seed_salt();  // test-only: new evaluation seeds for the same key
+  const std::string seed_key = salt.empty() ? key : key + "#salt:" + salt;
   for (int r = 0; r < es.runs; ++r) {
     const std::string phase = phase_prefix + "eval " + std::to_string(r + 1) + "/" + std::to_string(es.runs);
     try {
-      const EvalRunResult er = evaluate_once(train_set, data, es, derive_seed(key, r, "eval"), opts.device, progress, phase,
+      const EvalRunResult er = evaluate_once(train_set, data, es, derive_seed(seed_key, r, "eval"), opts.device, progress, phase,
                                                opts.data);
       for (const auto& v : er.values) out.metrics.push_back({r, v.metric, v.value});
     } catch (const Diverged& e) {
@@ -350,7 +390,12 @@ RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOpti
       rec.provenance["dataset_dir"] = data.source_dir;
       auto progress = [&printer](const std::string& phase, long done, long total) { printer.update(phase, done, total); };
       bool reused = false;
-      const SyntheticSet set = synthetic_set_for(*job, store, data, opts, progress, reused);
+      SyntheticSet set = synthetic_set_for(*job, store, data, opts, progress, reused);
+      if (const double damage = test_damage_for(str_or(cfg, "method", "")); damage > 0) {
+        set = damaged(set, damage, job->seed, std::max<int64_t>(data.info.num_classes, 2));  // the stored set stays intact
+        rec.provenance["test_damage"] = damage;
+      }
+      if (!test_seed_salt().empty()) rec.provenance["test_seed_salt"] = test_seed_salt();
       rec.provenance["distillation_reused"] = reused;  // a stored set, evaluated again
       const EvalOutput out = evaluate_job(*job, set, data, opts, progress);
       if (!out.detail.is_null()) rec.provenance["selection"] = out.detail;

@@ -54,6 +54,13 @@ void register_run_commands(CLI::App& app) {
         ->capture_default_str();
     c->add_option("--only-job", only_jobs,
                   "run only the job with this key (distill_hash/sSEED/eval_hash; repeatable): what a pool worker runs");
+    c->footer(
+        "Test-only environment variables (the tests of the pool and of `ddbench regress`; never for results that\n"
+        "are kept; the first two are recorded in each result's provenance):\n"
+        "  DDBENCH_TEST_DAMAGE=<fraction> | <method>:<fraction>  damage a method: that fraction of each synthetic\n"
+        "      set's images get the next class's label before evaluation (a deliberate regression; same keys)\n"
+        "  DDBENCH_TEST_SEED_SALT=<text>  new distillation and evaluation seeds for the same configurations\n"
+        "  DDBENCH_TEST_ABORT_JOB=<key>   the process running that job aborts (crash isolation)");
     c->callback(guarded([] {
       init_runtime(o.threads);
       const PlanEnv env = make_env(o);
