@@ -61,12 +61,11 @@ defaults:
   eval: {protocol: dc, net: ConvNetW32, epochs: 2, runs: 2}
   seeds: 1
   metric: accuracy
-  paper: {unavailable: "toy"}
 tiers:
   cpu: {}
 cells:
-  - {id: r1, method: random, ipc: 1, setting: "random | <b>one</b> & co"}
-  - {id: r2, method: random, ipc: 2}
+  - {id: r1, method: random, ipc: 1, setting: "random | <b>one</b> & co", paper: {unavailable: "toy"}}
+  - {id: r2, method: random, ipc: 2, paper: {unavailable: "toy"}}
   - {id: q2, method: dc, ipc: 2, eval: {protocol: kd}, paper: {value: 55.5}}
 )";
 
