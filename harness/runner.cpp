@@ -1,4 +1,5 @@
 #include "harness/runner.h"
+#include "harness/plugins.h"
 
 #include <cstdlib>
 
@@ -271,8 +272,10 @@ JobOutput execute_job(const Job& job, const LoadedDataset& loaded, const RunnerO
 namespace {
 
 json base_provenance(const RunnerOptions& opts) {
-  return {{"git_commit", git_commit()},     {"ddbench_version", ddbench_version()}, {"torch_version", torch_version()},
-          {"device", device_name(opts.device)}, {"threads", torch::get_num_threads()}, {"host", hostname()}};
+  json p = {{"git_commit", git_commit()},     {"ddbench_version", ddbench_version()}, {"torch_version", torch_version()},
+            {"device", device_name(opts.device)}, {"threads", torch::get_num_threads()}, {"host", hostname()}};
+  if (!loaded_plugins().empty()) p["plugins"] = loaded_plugins();  // out-of-tree methods: which file, which bytes
+  return p;
 }
 
 std::string first_line_of_error(const std::exception& e) {

@@ -1,5 +1,7 @@
 #include "methods/method.h"
 
+#include "harness/plugins.h"
+
 #include <algorithm>
 
 #include "core/planned.h"
@@ -25,7 +27,13 @@ MethodRegistry& MethodRegistry::instance() {
   return registry;
 }
 
-bool MethodRegistry::add(MethodInfo info) { return register_named(methods_, std::move(info)); }
+bool MethodRegistry::add(MethodInfo info) {
+  if (auto* sink = registration_errors(); sink && methods_.has(info.name)) {  // a plugin re-registering a name
+    sink->push_back("method '" + info.name + "' is already registered");
+    return false;
+  }
+  return register_named(methods_, std::move(info));
+}
 
 void MethodRegistry::attach_modifier_options() const {
   if (modifiers_attached_) return;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "cli_pool.h"
+#include "harness/plugins.h"
 #include "harness/runner.h"
 #include "harness/runtime.h"
 #include "harness/worker_pool.h"
@@ -110,6 +111,7 @@ void register_run_commands(CLI::App& app) {
         if (!o.data_root.empty()) po.run_args.insert(po.run_args.end(), {"--data-root", o.data_root});
         if (o.allow_cpu) po.run_args.push_back("--allow-cpu");
         if (retry_failed) po.run_args.push_back("--retry-failed");
+        for (const auto& p : loaded_plugins()) po.run_args.insert(po.run_args.end(), {"--plugin", p.at("path").get<std::string>()});
         po.work_dir = (fs::path(o.results) / ".pool").string();
         po.retry_failed = retry_failed;
         po.quiet = quiet;

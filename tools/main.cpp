@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli_common.h"
+#include "harness/plugins.h"
 #include "harness/runtime.h"
 
 int main(int argc, char** argv) {
@@ -18,6 +19,14 @@ int main(int argc, char** argv) {
       "  ddbench suites coverage                 what runs here, and why the rest does not\n"};
   app.require_subcommand(1);
   app.set_version_flag("--version", ddb::ddbench_version());
+  // Out-of-tree methods: loaded while the options are read, before the command runs, so their names are
+  // known to it (`ddbench --plugin my.so list methods`, or after the verb: `ddbench run ... --plugin my.so`).
+  static std::vector<std::string> plugin_files;
+  app.add_option("--plugin", plugin_files,
+                 "load methods (protocols, metrics) from a plugin built against this ddbench (examples/plugin); "
+                 "repeatable")
+      ->each([](const std::string& path) { ddb::load_plugin(path); });
+  app.fallthrough();
   // One file per verb (tools/cli_<verb>.cpp); the order here is the order --help lists them.
   ddb::cli::register_run_commands(app);
   ddb::cli::register_check_commands(app);
@@ -36,6 +45,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const ddb::UserError& e) {  // a plugin that cannot be loaded
+    std::cerr << "ddbench: error: " << e.what() << "\n";
+    return 2;
   }
   return ddb::cli::exit_code();
 }
