@@ -264,29 +264,10 @@ void Store::mark_running(const EvalRecord& r) {
 }
 
 void Store::finish(const EvalRecord& r, const std::vector<MetricRow>& metrics, const std::vector<EvalFailure>& failures) {
-  exec("BEGIN IMMEDIATE");
-  try {
-    for (const char* table : {"metrics", "eval_failures"}) {
-      Stmt del(db_, std::string("DELETE FROM ") + table + " WHERE eval_key = ?");
-      del.bind(1, r.key);
-      del.step();
-    }
-    for (const auto& f : failures) {
-      Stmt ins(db_, "INSERT OR REPLACE INTO eval_failures (eval_key, eval_run, error) VALUES (?,?,?)");
-      ins.bind(1, r.key).bind(2, static_cast<int64_t>(f.eval_run)).bind(3, f.error);
-      ins.step();
-    }
-    for (const auto& m : metrics) {
-      Stmt ins(db_, "INSERT INTO metrics (eval_key, eval_run, metric, value) VALUES (?,?,?,?)");
-      ins.bind(1, r.key).bind(2, static_cast<int64_t>(m.eval_run)).bind(3, m.metric).bind(4, m.value);
-      ins.step();
-    }
-    upsert_evaluation(db_, r, "done");
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  EvalRecord done = r;
+  done.status = "done";
+  done.updated_at.clear();  // now
+  transaction([&] { put_evaluation(done, metrics, failures); });
 }
 
 void Store::fail(const EvalRecord& r) { upsert_evaluation(db_, r, "failed"); }

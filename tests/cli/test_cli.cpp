@@ -15,27 +15,15 @@
 #include "harness/plan.h"
 #include "harness/store.h"
 #include "../unit/test_helpers.h"
+#include "../support/command.h"
 
 using ddb::testing_support::temp_dir;
 using ddb::testing_support::write_file;
 
 namespace {
 
-struct CommandResult {
-  int code = -1;
-  std::string output;  // stdout + stderr
-};
-
-CommandResult run(const std::string& args) {
-  const std::string cmd = std::string(DDBENCH_BINARY) + " " + args + " 2>&1";
-  CommandResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), p)) r.output += buf.data();
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using ddb::testing_support::CommandResult;
+CommandResult run(const std::string& args) { return ddb::testing_support::ddbench(args); }
 
 const char* kToySuite = R"(id: t.cli
 title: toy

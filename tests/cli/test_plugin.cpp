@@ -11,27 +11,15 @@
 #include "ddbench_config.h"
 #include "harness/store.h"
 #include "../unit/test_helpers.h"
+#include "../support/command.h"
 
 using ddb::testing_support::temp_dir;
 using ddb::testing_support::write_file;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string output;
-};
-
-Result ddbench(const std::string& args) {
-  const std::string cmd = std::string(DDBENCH_BINARY) + " " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), p)) r.output += buf.data();
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Result = ddb::testing_support::CommandResult;
+using ddb::testing_support::ddbench;
 
 // Built next to the ddbench binary by the tests' build (CMakeLists.txt add_subdirectory(examples/plugin)).
 std::string example_plugin() {

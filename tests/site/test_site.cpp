@@ -17,6 +17,7 @@
 #include "ddbench_config.h"
 #include "harness/store.h"
 #include "../unit/test_helpers.h"
+#include "../support/command.h"
 
 namespace fs = std::filesystem;
 using ddb::testing_support::temp_dir;
@@ -24,22 +25,9 @@ using ddb::testing_support::write_file;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string output;
-};
-
-Result sh(const std::string& cmd) {
-  Result r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), p)) r.output += buf.data();
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-Result ddbench(const std::string& args) { return sh(std::string(DDBENCH_BINARY) + " " + args); }
+using Result = ddb::testing_support::CommandResult;
+using ddb::testing_support::ddbench;
+const auto& sh = ddb::testing_support::shell;
 
 std::string read(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
