@@ -23,6 +23,7 @@
 #include "harness/store.h"
 #include "../unit/test_helpers.h"
 #include "../support/command.h"
+#include "../support/store_contents.h"
 
 namespace fs = std::filesystem;
 
@@ -50,17 +51,7 @@ cells:
   - {id: r2, method: random, ipc: 2}
 )";
 
-// key -> "status metric=value ..." for every evaluation in the store.
-std::map<std::string, std::string> contents(const std::string& dir) {
-  ddb::Store store(dir);
-  std::map<std::string, std::string> out;
-  for (const auto& r : store.all_evaluations()) {
-    std::string s = r.status;
-    for (const auto& m : store.metrics_of(r.key)) s += " " + m.metric + "=" + std::to_string(m.value);
-    out[r.key] = s;
-  }
-  return out;
-}
+const auto& contents = ddb::testing_support::store_contents;
 
 // Empty when a Slurm controller answers with a node that takes jobs; else why not.
 std::string slurm_unavailable() {
