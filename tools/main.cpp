@@ -11,6 +11,10 @@
 #include "harness/plugins.h"
 #include "harness/runtime.h"
 
+namespace ddb::cli {
+void register_bench_command(CLI::App& app);  // tools/cli_bench.cpp: end-to-end timings
+}
+
 int main(int argc, char** argv) {
   CLI::App app{
       "ddbench: reproduce dataset-distillation papers, check every number against a tolerance band, and publish a "
@@ -41,6 +45,7 @@ int main(int argc, char** argv) {
   ddb::cli::register_suite_commands(app);
   ddb::cli::register_experts_command(app);
   ddb::cli::register_complexity_command(app);
+  ddb::cli::register_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,6 +2,7 @@
 // utils.py get_default_convnet_setting()), and the norm helper shared by the other nets.
 #include <string>
 
+#include "harness/nets/fused_block.h"
 #include "harness/nets/modules.h"
 
 namespace ddb::nets {
@@ -86,7 +87,19 @@ ConvNet::ConvNet(const ConvNetConfig& config, const ImageShape& shape, int64_t n
   classifier_ = register_module("classifier", nn::Linear(feature_dim_, num_classes));
 }
 
-torch::Tensor ConvNet::embed(torch::Tensor x) { return features_->forward(x).flatten(1); }
+torch::Tensor ConvNet::embed(torch::Tensor x) {
+  // The default block (instancenorm, relu, avgpooling) runs its tail as one fused kernel
+  // (harness/nets/fused_block.h); the modules and their parameters stay as registered, so names,
+  // state dicts and ParamBinding (which rebinds `weight`/`bias`) are unchanged.
+  if (config_.norm != Norm::InstanceNorm || config_.act != Act::ReLU || config_.pool != Pool::Avg)
+    return features_->forward(x).flatten(1);
+  for (int64_t d = 0; d < config_.depth; ++d) {
+    x = features_->at<nn::Conv2dImpl>(4 * d).forward(x);
+    auto& norm = features_->at<nn::GroupNormImpl>(4 * d + 1);
+    x = instance_norm_relu_avgpool(x, norm.weight, norm.bias, norm.options.eps());
+  }
+  return x.flatten(1);
+}
 
 torch::Tensor ConvNet::forward(torch::Tensor x) { return classifier_->forward(embed(x)); }
 
