@@ -1,3 +1,4 @@
+#include "harness/devices.h"
 #include "harness/runner.h"
 #include "harness/plugins.h"
 
@@ -273,7 +274,8 @@ namespace {
 
 json base_provenance(const RunnerOptions& opts) {
   json p = {{"git_commit", git_commit()},     {"ddbench_version", ddbench_version()}, {"torch_version", torch_version()},
-            {"device", device_name(opts.device)}, {"threads", torch::get_num_threads()}, {"host", hostname()}};
+            {"device", device_name(opts.device)}, {"threads", torch::get_num_threads()}, {"host", hostname()},
+            {"hardware", device_provenance(opts.device)}};  // CPU model; GPU model, driver, memory
   if (!loaded_plugins().empty()) p["plugins"] = loaded_plugins();  // out-of-tree methods: which file, which bytes
   return p;
 }

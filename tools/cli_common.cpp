@@ -1,4 +1,5 @@
 // The shared pieces of the command line (cli_common.h).
+#include "harness/devices.h"
 #include "cli_common.h"
 
 #include <ctime>
@@ -35,36 +36,14 @@ void add_common(CLI::App* c, Common& o, bool run_options) {
   }
 }
 
-bool cuda_available() { return torch::cuda::is_available(); }
+bool cuda_available() { return ddb::cuda_available(); }
 
 std::string resolve_tier(const std::string& t) {
   if (t == "auto") return cuda_available() ? "paper" : "cpu";
   return t;
 }
 
-torch::Device resolve_device(const std::string& d) {
-  if (d == "cpu") return torch::kCPU;
-  if (d == "cuda") {
-    if (!cuda_available()) throw UserError("--device cuda: no CUDA device (this LibTorch build or machine has none)");
-    return torch::kCUDA;
-  }
-  if (d == "auto") return cuda_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  if (d.rfind("cuda:", 0) == 0) {  // one GPU of several (the device pool's workers)
-    int index = -1;
-    try {
-      size_t used = 0;
-      index = std::stoi(d.substr(5), &used);
-      if (used != d.size() - 5) index = -1;
-    } catch (const std::exception&) {
-    }
-    if (index < 0) throw UserError("--device " + d + ": expected cuda:N with N a GPU index");
-    const int n = cuda_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
-    if (index >= n)
-      throw UserError("--device " + d + ": this machine has " + std::to_string(n) + " CUDA device" + (n == 1 ? "" : "s"));
-    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
-  }
-  throw UserError("--device must be cpu, cuda, cuda:N or auto");
-}
+torch::Device resolve_device(const std::string& d) { return parse_device(d); }
 
 PlanEnv make_env(const Common& o) {
   PlanEnv env;
@@ -119,6 +98,7 @@ ReportInput make_report(const Loaded& l, const Store& store, const std::string& 
   in.cells = check_cells(l.cells, store, tier);
   for (const auto& s : l.suites)
     for (auto& r : check_relations(*s, in.cells)) in.relations.push_back(r);
+  in.submitted = submitted_rows(store);  // one leaderboard: the suites' cells and the store's submissions
   in.provenance = {{"generated_at", now_utc()}, {"git_commit", git_commit()}, {"store", store.dir()}};
   return in;
 }

@@ -7,6 +7,7 @@
 #include "cli_common.h"
 #include "datasets/registry.h"
 #include "methods/trajectory/experts.h"
+#include "harness/devices.h"
 #include "harness/runner.h"
 #include "harness/runtime.h"
 #include "harness/zca.h"
@@ -15,16 +16,8 @@ namespace ddb::cli {
 
 namespace {
 
-torch::Device experts_device(const std::string& d) {
-  const bool cuda = torch::cuda::is_available();
-  if (d == "cpu") return torch::kCPU;
-  if (d == "cuda") {
-    if (!cuda) throw UserError("--device cuda: no CUDA device (this LibTorch build or machine has none)");
-    return torch::kCUDA;
-  }
-  if (d == "auto") return cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  throw UserError("--device must be cpu, cuda or auto");
-}
+// cpu | cuda | cuda:N | auto, as every verb (harness/devices.h).
+torch::Device experts_device(const std::string& d) { return parse_device(d); }
 
 }  // namespace
 

@@ -1,3 +1,4 @@
+#include "harness/devices.h"
 #include "cli_pool.h"
 
 #include <algorithm>
@@ -16,7 +17,7 @@ std::vector<std::string> pool_slots(const std::string& devices, int workers, int
     if (d == "cpu") {
       devs.push_back(d);
     } else if (d == "cuda:all") {
-      const int n = cuda_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+      const int n = cuda_device_count();
       if (n == 0) throw UserError("--devices cuda:all: this machine (or this LibTorch build) has no CUDA device");
       for (int i = 0; i < n; ++i) devs.push_back("cuda:" + std::to_string(i));
     } else if (d.rfind("cuda:", 0) == 0) {

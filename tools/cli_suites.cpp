@@ -8,6 +8,7 @@
 
 #include "cli_common.h"
 #include "datasets/registry.h"
+#include "harness/devices.h"
 #include "harness/eval_protocol.h"
 #include "harness/metrics.h"
 #include "harness/plan.h"
@@ -100,7 +101,7 @@ void register_suite_commands(CLI::App& app) {
       if (paths.empty()) paths = {(fs::path(source_root()) / "suites").string()};
       PlanEnv cpu_env;
       cpu_env.tier = "cpu";
-      cpu_env.cuda_available = torch::cuda::is_available();
+      cpu_env.cuda_available = cuda_available();
       cpu_env.data.data_root = data_root;
       PlanEnv gpu_env = cpu_env;  // what would block the paper tier on a GPU machine with this data
       gpu_env.tier = "paper";
