@@ -33,16 +33,21 @@ void register_check_commands(CLI::App& app) {
     static int grid_classes = 10, grid_ipc = 10;
     c->add_option("suites", suites, "suite files or directories")->required();
     add_common(c, o, false);
-    c->add_option("--format", format, "markdown | csv | json | html (a static site: --out names its folder)")->capture_default_str();
+    std::string formats;  // from the reporter registry, as `ddbench list formats` prints them
+    for (const auto& [name, r] : reporter_registry().items())
+      formats += (formats.empty() ? "" : " | ") + name + (r.site ? " (a static site: --out names its folder)" : "");
+    c->add_option("--format", format, formats)->capture_default_str();
     c->add_option("--out", out, "output file (default: stdout); for html the site's folder");
     c->add_flag("--no-grids", no_grids, "html: no image grids of the distilled sets");
     c->add_option("--grid-classes", grid_classes, "html: classes (rows) per image grid")->capture_default_str();
     c->add_option("--grid-ipc", grid_ipc, "html: images per class (columns) per image grid")->capture_default_str();
     c->callback(guarded([] {
+      const ReporterInfo& info = find_reporter(format);  // unknown -> the registered formats, before any reading
+      if (info.site && out.empty())
+        throw UserError("--format " + info.name + " writes a site (index.html, pages, plots, image grids): pass --out DIR");
       const StoredResults stored = read_stored_results(suites, o, "ddbench leaderboard: " + report_name_for(suites));
       const ReportInput& in = stored.report;
-      if (format == "html") {
-        if (out.empty()) throw UserError("--format html writes a site (index.html, pages, plots, image grids): pass --out DIR");
+      if (info.site) {
         SiteOptions so;
         so.grids = !no_grids;
         so.grid_max_classes = grid_classes, so.grid_max_ipc = grid_ipc;

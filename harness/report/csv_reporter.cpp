@@ -33,6 +33,11 @@ class CsvReporter : public Reporter {
           << fmt_value(r.delta, 4) << ',' << fmt_value(r.band, 4) << ',' << status_name(r.status) << ','
           << csv(r.reason) << ',' << csv(c.uncertain) << ',' << r.config_hash << '\n';
     }
+    // Submitted sets (ddbench submit): suite "submission", cell = the distillation hash, verdict "submitted".
+    for (const auto& r : in.submitted)
+      out << "submission," << csv(r.distill_hash) << ',' << csv(r.method) << ",," << csv(r.method) << ','
+          << csv(r.dataset) << ',' << r.ipc << ",accuracy,,,,,,," << fmt_value(r.mean, 4) << ',' << fmt_value(r.std, 4)
+          << ',' << r.n << ",," << r.failed << ",,,,,submitted,,," << csv(r.distill_hash + "." + r.eval_hash) << '\n';
   }
 };
 

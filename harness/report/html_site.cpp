@@ -207,43 +207,27 @@ SiteSummary write_html_site(const ReportInput& in, const Store& store, const std
     cell_row[&r] = row.id;
     rows.push_back(std::move(row));
   }
-  // Submitted rows: every evaluation the store marks submitted (ddbench submit), one row per configuration.
-  {
-    std::map<std::pair<std::string, std::string>, std::vector<EvalRecord>> groups;
-    for (const auto& e : store.all_evaluations())
-      if (truthy(e.config, "options", "submitted")) groups[{e.distill_hash, e.eval_hash}].push_back(e);
-    for (const auto& [key, evs] : groups) {
-      Row row;
-      const json& c = evs.front().config;
-      row.kind = "submitted";
-      row.method = str_of(c.value("method", json("?")));
-      row.dataset = str_of(c.value("dataset", json("?")));
-      row.ipc = c.value("ipc", 0);
-      row.distill_hash = key.first, row.eval_hash = key.second;
-      std::vector<double> acc;
-      int failed = 0;
-      for (const auto& e : evs) {
-        for (const auto& m : store.metrics_of(e.key))
-          if (m.metric == "accuracy") acc.push_back(m.value);
-        failed += static_cast<int>(store.failures_of(e.key).size());
-      }
-      if (!acc.empty()) {
-        const auto [m, sd] = mean_std(acc);
-        row.mean = m, row.std = sd;
-      }
-      row.n = static_cast<int>(acc.size());
-      row.verdict = "submitted";
-      row.reason = failed ? std::to_string(failed) + " run(s) diverged" : "";
-      const json& p = evs.front().provenance;
-      row.suite_id = "submission";
-      json sub = p.value("submission", json::object());
-      row.details = {{"submission", sub.dump()},
-                     {"bundle sha256", str_of(p.value("bundle_sha256", json()))},
-                     {"ddbench version", str_of(p.value("ddbench_version", json()))},
-                     {"runs", std::to_string(acc.size()) + (failed ? ", " + std::to_string(failed) + " diverged" : "")}};
-      row.id = static_cast<int>(rows.size()) + 1;
-      rows.push_back(std::move(row));
-    }
+  // Submitted rows (ddbench submit): read from the store with the report's input (submitted_rows, reporter.h).
+  for (const SubmittedRow& sub : in.submitted) {
+    Row row;
+    row.kind = "submitted";
+    row.method = sub.method;
+    row.dataset = sub.dataset;
+    row.ipc = sub.ipc;
+    row.distill_hash = sub.distill_hash, row.eval_hash = sub.eval_hash;
+    row.mean = sub.mean, row.std = sub.std;
+    row.n = sub.n;
+    row.verdict = "submitted";
+    row.reason = sub.failed ? std::to_string(sub.failed) + " run(s) diverged" : "";
+    const json& p = sub.provenance;
+    row.suite_id = "submission";
+    json meta = p.value("submission", json::object());
+    row.details = {{"submission", meta.dump()},
+                   {"bundle sha256", str_of(p.value("bundle_sha256", json()))},
+                   {"ddbench version", str_of(p.value("ddbench_version", json()))},
+                   {"runs", std::to_string(sub.n) + (sub.failed ? ", " + std::to_string(sub.failed) + " diverged" : "")}};
+    row.id = static_cast<int>(rows.size()) + 1;
+    rows.push_back(std::move(row));
   }
   // Store details and image grids.
   std::map<std::string, std::pair<std::string, std::string>> grids;  // distill hash -> (path, note)
@@ -294,9 +278,9 @@ SiteSummary write_html_site(const ReportInput& in, const Store& store, const std
           if (!slot) slot = r;
         }
     for (const auto& [ds, series] : by_ds) {
-      std::vector<SvgSeries> ss;
+      std::vector<SvgPointSeries> ss;
       for (const auto& [name, pts] : series) {
-        SvgSeries s{name, {}};
+        SvgPointSeries s{name, {}};
         for (const auto& [ipc, r] : pts)
           s.points.push_back({static_cast<double>(ipc), *r->mean, name + ", IPC " + std::to_string(ipc) + ": " + fmt_mean_std(r->mean, r->std)});
         ss.push_back(s);
@@ -304,7 +288,7 @@ SiteSummary write_html_site(const ReportInput& in, const Store& store, const std
       plots.push_back({"plots/accuracy-vs-ipc-" + safe_name(ds) + ".svg",
                        svg_line_plot("accuracy vs IPC: " + ds, "images per class", "reproduced accuracy (%)", ss, true)});
     }
-    std::map<std::string, SvgSeries> fid;
+    std::map<std::string, SvgPointSeries> fid;
     for (const auto& r : rows)
       if (r.mean && r.paper && r.metric == "accuracy") {
         auto& s = fid[r.dataset];
@@ -312,7 +296,7 @@ SiteSummary write_html_site(const ReportInput& in, const Store& store, const std
         s.points.push_back({*r.paper, *r.mean, r.suite_id + " / " + r.cell_id + " (" + r.setting + "): paper " +
                                                    fmt_value(r.paper) + ", ours " + fmt_value(r.mean)});
       }
-    std::vector<SvgSeries> fs_;
+    std::vector<SvgPointSeries> fs_;
     for (auto& [k, s] : fid) fs_.push_back(s);
     plots.push_back({"plots/reproduced-vs-paper.svg",
                      svg_scatter_diagonal("reproduced vs paper (accuracy cells)", "paper (%)", "reproduced (%)", fs_)});
@@ -424,5 +408,11 @@ SiteSummary write_html_site(const ReportInput& in, const Store& store, const std
   }
   return sum;
 }
+
+// Listed with the stream formats (`ddbench list formats`, the --format check); `ddbench report` sees `site`
+// and calls write_html_site above.
+DDBENCH_REGISTER_REPORTER(ReporterInfo{"html",
+                                       "a static site (--out DIR): leaderboards, SVG plots, image grids; works from file://",
+                                       nullptr, true});
 
 }  // namespace ddb

@@ -36,6 +36,12 @@ class JsonReporter : public Reporter {
         doc["cells"].back()["derivation"] = r.derivation;
       }
     }
+    doc["submitted"] = json::array();
+    for (const auto& r : in.submitted)
+      doc["submitted"].push_back({{"kind", "submitted"}, {"method", r.method}, {"dataset", r.dataset}, {"ipc", r.ipc},
+                                  {"ours", {{"mean", opt(r.mean)}, {"std", opt(r.std)}, {"n", r.n}, {"runs_failed", r.failed}}},
+                                  {"distill_hash", r.distill_hash}, {"eval_hash", r.eval_hash},
+                                  {"provenance", r.provenance}});
     out << doc.dump(2) << "\n";
   }
 };

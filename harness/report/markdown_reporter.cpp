@@ -61,6 +61,34 @@ class MarkdownReporter : public Reporter {
       }
       if (any) out << "\n";
     }
+    if (in.submitted.empty()) return;
+    out << "## Submitted sets\n\n";
+    out << "Rows from `ddbench submit` (sets distilled outside this tree; kind **submitted**), each (dataset, IPC) "
+           "evaluated under the dataset's leaderboard protocol. Ours: mean ± std (ddof 0) over n runs (files × "
+           "networks). Ranked by dataset, IPC, then accuracy.\n\n";
+    out << "| method | kind | dataset | IPC | ours (n) | authors | code | commit | bundle sha256 | note |\n";
+    out << "|---|---|---|---|---|---|---|---|---|---|\n";
+    for (const auto& r : in.submitted) {
+      const json meta = r.provenance.value("submission", json::object());
+      auto field = [&](const char* k) {
+        if (!meta.is_object() || !meta.contains(k)) return std::string();
+        const json& v = meta[k];
+        if (v.is_string()) return v.get<std::string>();
+        if (v.is_array()) {
+          std::string s;
+          for (const auto& x : v) s += (s.empty() ? "" : ", ") + (x.is_string() ? x.get<std::string>() : x.dump());
+          return s;
+        }
+        return v.dump();
+      };
+      const json sha = r.provenance.value("bundle_sha256", json(""));
+      out << "| " << escape(r.method) << " | submitted | " << escape(r.dataset) << " | " << r.ipc << " | "
+          << (r.mean ? fmt_mean_std(r.mean, r.std) + " (" + std::to_string(r.n) + ")" : "") << " | "
+          << escape(field("authors")) << " | " << escape(field("code")) << " | " << escape(field("commit")) << " | "
+          << escape(sha.is_string() ? sha.get<std::string>().substr(0, 16) : "") << " | "
+          << (r.failed ? std::to_string(r.failed) + " run(s) diverged" : "") << " |\n";
+    }
+    out << "\n";
   }
 };
 

@@ -14,15 +14,8 @@ namespace ddb {
 
 namespace {
 
-std::string esc(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
-  }
-  return out;
-}
+// Markdown cells go through the leaderboard's md_cell (reporter.h): `|`, newlines, `<` `>` `&`, backslash, backtick.
+std::string esc(const std::string& s) { return md_cell(s); }
 
 std::string side_text(const RegressSide& s) {
   if (!s.mean) return s.status;
@@ -120,11 +113,11 @@ void write_regress_markdown(const RegressReport& r, std::ostream& out) {
   for (const auto& row : r.rows) {
     const std::string v = regress_verdict_name(row.verdict);
     const bool loud = row.verdict == RegressVerdict::Regressed || row.verdict == RegressVerdict::Failed;
-    out << "| " << (loud ? "**" + v + "**" : v) << " | " << row.suite->id << " | " << row.cell->id << " | "
-        << esc(row.setting) << " | " << row.metric_row << (row.higher_is_better ? " ↑" : " ↓") << " | "
-        << side_text(row.baseline) << " | " << side_text(row.candidate) << " | "
+    out << "| " << (loud ? "**" + v + "**" : v) << " | " << esc(row.suite->id) << " | " << esc(row.cell->id) << " | "
+        << esc(row.setting) << " | " << esc(row.metric_row) << (row.higher_is_better ? " ↑" : " ↓") << " | "
+        << esc(side_text(row.baseline)) << " | " << esc(side_text(row.candidate)) << " | "
         << (row.diff ? number(*row.diff, "%+.2f") : "") << " | " << (row.band ? "±" + number(*row.band, "%.2f") : "")
-        << " | " << t_cell(row.test) << " | " << p_cell(row.test) << " | " << row.band_verdict << " | "
+        << " | " << t_cell(row.test) << " | " << p_cell(row.test) << " | " << esc(row.band_verdict) << " | "
         << esc(row.reason.substr(0, 300)) << " | " << (row.plot.empty() ? "" : "[svg](" + row.plot + ")") << " |\n";
   }
   out << "\n";

@@ -90,7 +90,7 @@ std::string legend(const Frame& f, const std::vector<std::string>& names, const 
   return s;
 }
 
-void bounds(const std::vector<SvgSeries>& series, double& x0, double& x1, double& y0, double& y1) {
+void bounds(const std::vector<SvgPointSeries>& series, double& x0, double& x1, double& y0, double& y1) {
   x0 = y0 = std::numeric_limits<double>::infinity();
   x1 = y1 = -std::numeric_limits<double>::infinity();
   for (const auto& s : series)
@@ -108,7 +108,7 @@ std::string marker(const Frame& f, const SvgPoint& p, const std::string& color) 
 }  // namespace
 
 std::string svg_line_plot(const std::string& title, const std::string& x_label, const std::string& y_label,
-                          const std::vector<SvgSeries>& series, bool log_x) {
+                          const std::vector<SvgPointSeries>& series, bool log_x) {
   Frame f;
   f.log_x = log_x;
   bounds(series, f.x0, f.x1, f.y0, f.y1);
@@ -142,7 +142,7 @@ std::string svg_line_plot(const std::string& title, const std::string& x_label, 
 }
 
 std::string svg_scatter_diagonal(const std::string& title, const std::string& x_label, const std::string& y_label,
-                                 const std::vector<SvgSeries>& series) {
+                                 const std::vector<SvgPointSeries>& series) {
   Frame f;
   f.R = 170;
   double x0, x1, y0, y1;

@@ -6,26 +6,9 @@
 #include <cstdio>
 #include <sstream>
 
-namespace ddb {
+#include "harness/report/reporter.h"  // html_escape
 
-std::string svg_escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // XML 1.0 forbids most control characters even as references.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') break;
-        out += c;
-    }
-  }
-  return out;
-}
+namespace ddb {
 
 namespace {
 
@@ -84,12 +67,12 @@ std::string render_svg_plot(const SvgPlot& p) {
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << num(W, "%.0f") << "\" height=\"" << num(H, "%.0f")
     << "\" viewBox=\"0 0 " << num(W, "%.0f") << " " << num(H, "%.0f")
     << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
-  o << "<title>" << svg_escape(p.title) << "</title>\n";
+  o << "<title>" << html_escape(p.title) << "</title>\n";
   o << "<rect x=\"0\" y=\"0\" width=\"" << num(W, "%.0f") << "\" height=\"" << num(H, "%.0f") << "\" fill=\"#ffffff\"/>\n";
   o << "<text x=\"" << num(W / 2) << "\" y=\"16\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">"
-    << svg_escape(p.title) << "</text>\n";
+    << html_escape(p.title) << "</text>\n";
   if (!p.subtitle.empty())
-    o << "<text x=\"" << num(W / 2) << "\" y=\"32\" text-anchor=\"middle\" fill=\"#444444\">" << svg_escape(p.subtitle)
+    o << "<text x=\"" << num(W / 2) << "\" y=\"32\" text-anchor=\"middle\" fill=\"#444444\">" << html_escape(p.subtitle)
       << "</text>\n";
 
   // The band first, under everything else.
@@ -100,7 +83,7 @@ std::string render_svg_plot(const SvgPlot& p) {
       << "\" fill=\"#e69f00\" fill-opacity=\"0.18\" stroke=\"#e69f00\" stroke-dasharray=\"4 3\"/>\n";
     o << "<rect x=\"" << num(x0) << "\" y=\"" << num(H - 20) << "\" width=\"12\" height=\"9\" fill=\"#e69f00\" "
       << "fill-opacity=\"0.18\" stroke=\"#e69f00\" stroke-dasharray=\"4 3\"/>\n";
-    o << "<text x=\"" << num(x0 + 17) << "\" y=\"" << num(H - 12) << "\">" << svg_escape(p.band->label) << "</text>\n";
+    o << "<text x=\"" << num(x0 + 17) << "\" y=\"" << num(H - 12) << "\">" << html_escape(p.band->label) << "</text>\n";
   }
 
   // Axis, ticks and grid.
@@ -118,16 +101,16 @@ std::string render_svg_plot(const SvgPlot& p) {
   }
   if (!p.y_label.empty())
     o << "<text x=\"14\" y=\"" << num((y0 + y1) / 2) << "\" text-anchor=\"middle\" transform=\"rotate(-90 14 "
-      << num((y0 + y1) / 2) << ")\">" << svg_escape(p.y_label) << "</text>\n";
+      << num((y0 + y1) / 2) << ")\">" << html_escape(p.y_label) << "</text>\n";
 
   // One column per series: dots left of centre, the mean ± std bar right of it.
   const size_t n = std::max<size_t>(p.series.size(), 1);
   const double col = (x1 - x0) / static_cast<double>(n);
   for (size_t i = 0; i < p.series.size(); ++i) {
     const SvgSeries& s = p.series[i];
-    const std::string color = svg_escape(s.color);
+    const std::string color = html_escape(s.color);
     const double cx = x0 + (static_cast<double>(i) + 0.5) * col;
-    o << "<g class=\"series\" data-label=\"" << svg_escape(s.label) << "\">\n";
+    o << "<g class=\"series\" data-label=\"" << html_escape(s.label) << "\">\n";
     int j = 0;
     for (double v : s.values) {
       if (!std::isfinite(v)) continue;
@@ -152,7 +135,7 @@ std::string render_svg_plot(const SvgPlot& p) {
       o << "<text x=\"" << num(bx + 11) << "\" y=\"" << num(ym + 4) << "\" fill=\"" << color << "\">"
         << num(*s.mean, "%.2f") << "</text>\n";
     }
-    o << "<text x=\"" << num(cx) << "\" y=\"" << num(y1 + 15) << "\" text-anchor=\"middle\">" << svg_escape(s.label)
+    o << "<text x=\"" << num(cx) << "\" y=\"" << num(y1 + 15) << "\" text-anchor=\"middle\">" << html_escape(s.label)
       << " (n = " << j << ")</text>\n";
     o << "</g>\n";
   }

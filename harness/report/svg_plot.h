@@ -3,7 +3,7 @@
 // inline attributes), for reports that link them: `ddbench regress` draws each changed cell with it and a
 // leaderboard can reuse it. A "strip plot": one column per series, each per-run value a dot, the mean ± std
 // a bar beside the dots, and an optional horizontal band (e.g. the baseline mean ± the regression band).
-// Every string that goes into the SVG is escaped (svg_escape). Each dot carries its value
+// Every string that goes into the SVG is escaped with html_escape (reporter.h), as on the site's pages. Each dot carries its value
 // (data-value="...") so tests and tools can read the plot back.
 #pragma once
 #include <optional>
@@ -30,9 +30,6 @@ struct SvgPlot {
   std::optional<SvgBand> band;
   int width = 420, height = 280;
 };
-
-// XML text and attribute escaping: & < > " ' (and control characters other than tab/newline dropped).
-std::string svg_escape(const std::string& s);
 
 // The whole document (<?xml ...?><svg ...>...</svg>). The y range covers every value, bar and band end,
 // padded; a flat range is widened to ±1 around its value. Higher values are drawn higher.

@@ -180,6 +180,12 @@ TEST(Site, HostileStringsRenderAsText) {
   ASSERT_EQ(s.markdown.code, 0) << s.markdown.output;
   EXPECT_EQ(s.markdown.output.find("<script>"), std::string::npos) << s.markdown.output;
   EXPECT_NE(s.markdown.output.find("random \\| &lt;b&gt;one&lt;/b&gt; &amp; co"), std::string::npos) << s.markdown.output;
+  // The submitted row is on the Markdown leaderboard too (one leaderboard across suites and submissions).
+  EXPECT_NE(s.markdown.output.find("## Submitted sets"), std::string::npos) << s.markdown.output;
+  EXPECT_NE(s.markdown.output.find("| &lt;script&gt;alert(1)&lt;/script&gt; \\| a &amp; b | submitted | toy28 | 2 | "
+                                   "98.00 ± 1.00 (2) |"),
+            std::string::npos)
+      << s.markdown.output;
   for (std::istringstream lines(s.markdown.output); !lines.eof();) {
     std::string line;
     std::getline(lines, line);
@@ -233,6 +239,39 @@ TEST(Site, HtmlNeedsAnOutputFolder) {
   const Result r = ddbench("report " + s.suite.string() + " --results " + s.store.string() + " --tier cpu --format html");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--out DIR"), std::string::npos) << r.output;
+}
+
+// CSV and JSON carry the submitted row as well, marked submitted.
+TEST(Site, CsvAndJsonListTheSubmittedRow) {
+  const Site& s = site();
+  const std::string args = "report " + s.suite.string() + " --results " + s.store.string() + " --tier cpu --format ";
+  const Result csv = ddbench(args + "csv");
+  ASSERT_EQ(csv.code, 0) << csv.output;
+  EXPECT_NE(csv.output.find("\nsubmission,sub-hostile,"), std::string::npos) << csv.output;
+  EXPECT_NE(csv.output.find(",toy28,2,accuracy,,,,,,,98.0000,1.0000,2,,0,,,,,submitted,,,sub-hostile.ev"), std::string::npos)
+      << csv.output;
+  const Result js = ddbench(args + "json");
+  ASSERT_EQ(js.code, 0) << js.output;
+  const auto doc = ddb::json::parse(js.output.substr(js.output.find('{')));
+  ASSERT_EQ(doc["submitted"].size(), 1u) << js.output;
+  EXPECT_EQ(doc["submitted"][0]["kind"], "submitted");
+  EXPECT_EQ(doc["submitted"][0]["method"], kHostile);
+  EXPECT_EQ(doc["submitted"][0]["ours"]["n"], 2);
+}
+
+// The formats `ddbench list formats` prints are the ones `report --format` takes: one registry, html included.
+TEST(Site, ListFormatsNamesEveryReportFormat) {
+  const Result list = ddbench("list formats");
+  ASSERT_EQ(list.code, 0) << list.output;
+  for (const char* f : {"markdown  ", "csv  ", "json  ", "html  "})
+    EXPECT_NE(("\n" + list.output).find(std::string("\n") + f), std::string::npos) << f << list.output;
+  const Result help = ddbench("report --help");
+  EXPECT_NE(help.output.find("html (a static site"), std::string::npos) << help.output;
+  const Result bad = ddbench("report x.yaml --format htm --out /nonexistent");
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("unknown report format 'htm'; registered report formats: csv, html, json, markdown"),
+            std::string::npos)
+      << bad.output;
 }
 
 // A real browser: Debian's chromium, headless. Loads index.html?sort=method (the page's script sorts every

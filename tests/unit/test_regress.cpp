@@ -166,6 +166,36 @@ TEST(Regress, CommittedReferencesAreABaseline) {
   EXPECT_EQ(row_of(r, "unreferenced").verdict, RegressVerdict::New);
 }
 
+// Strings from a suite (a setting, or the method name a setting falls back to) reach the regress Markdown
+// through the leaderboard's md_cell: `<script>` renders as text and a `|` stays inside its cell.
+TEST(Regress, HostileSettingsAreEscapedInTheMarkdown) {
+  const std::string hostile = "<script>alert(1)</script>|x";
+  Fixture f({"named", "bymethod"});
+  f.suite.cells[0].setting = hostile;
+  f.suite.cells[1].setting = "";
+  f.suite.cells[1].spec = {{"metric", "accuracy"}, {"method", hostile}, {"ipc", 1}, {"dataset", "toy28"}};
+  for (const char* id : {"named", "bymethod"}) {
+    f.put("base", id, {80.1, 80.6, 79.8});
+    f.put("cand", id, {72.2, 71.5, 72.9});
+  }
+  Store base(f.store("base")), cand(f.store("cand"));
+  RegressReport r = regress_cells(f.planned, &base, cand, "cpu", 0.01);
+  std::ostringstream md;
+  write_regress_markdown(r, md);
+  const std::string text = md.str();
+  EXPECT_EQ(text.find("<script>"), std::string::npos) << text;
+  EXPECT_NE(text.find("| &lt;script&gt;alert(1)&lt;/script&gt;\\|x |"), std::string::npos) << text;
+  EXPECT_NE(text.find("| &lt;script&gt;alert(1)&lt;/script&gt;\\|x, IPC 1, toy28 |"), std::string::npos) << text;
+  for (std::istringstream lines(text); !lines.eof();) {
+    std::string line;
+    std::getline(lines, line);
+    if (line.rfind("| **regressed** ", 0) != 0) continue;
+    size_t bars = 0;  // unescaped | : the table's 15 separators, whatever the cells hold
+    for (size_t i = 0; i < line.size(); ++i) bars += line[i] == '|' && (i == 0 || line[i - 1] != '\\');
+    EXPECT_EQ(bars, 15u) << line;
+  }
+}
+
 // Re-running unchanged code with new seeds: pairs of samples from one distribution. At alpha 0.01 the
 // t-test alone flags about 1% of them (either direction), and with the band even fewer regress.
 TEST(Regress, FalsePositiveRateOverRepeatedRunsIsConsistentWithAlpha) {
