@@ -100,6 +100,18 @@ void bounds(const std::vector<SvgPointSeries>& series, double& x0, double& x1, d
   if (!std::isfinite(x0)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
 }
 
+size_t point_count(const std::vector<SvgPointSeries>& series) {
+  size_t n = 0;
+  for (const auto& s : series) n += s.points.size();
+  return n;
+}
+
+// Said inside an empty plot's frame, so empty axes do not read as a drawing error.
+std::string empty_note(const Frame& f, const std::string& text) {
+  return "<text class=\"empty\" x=\"" + num((f.L + f.W - f.R) / 2) + "\" y=\"" + num((f.T + f.H - f.B) / 2) +
+         "\" text-anchor=\"middle\" fill=\"#777\">" + html_escape(text) + "</text>\n";
+}
+
 std::string marker(const Frame& f, const SvgPoint& p, const std::string& color) {
   return "<circle cx=\"" + num(f.tx(p.x)) + "\" cy=\"" + num(f.ty(p.y)) + "\" r=\"3.5\" fill=\"" + color +
          "\"><title>" + html_escape(p.label) + "</title></circle>\n";
@@ -138,6 +150,7 @@ std::string svg_line_plot(const std::string& title, const std::string& x_label, 
     s += "</g>\n";
     names.push_back(series[i].name), colors.push_back(c);
   }
+  if (!point_count(series)) s += empty_note(f, "nothing to plot: no cell has a reproduced value");
   return s + legend(f, names, colors) + "</svg>\n";
 }
 
@@ -161,6 +174,7 @@ std::string svg_scatter_diagonal(const std::string& title, const std::string& x_
     s += "</g>\n";
     names.push_back(series[i].name), colors.push_back(c);
   }
+  if (!point_count(series)) s += empty_note(f, "nothing to plot: no cell has both a paper value and a reproduced one");
   return s + legend(f, names, colors) + "</svg>\n";
 }
 
