@@ -39,6 +39,7 @@ struct Row {
   std::string suite_id, cell_id, suite_page, setting;
   std::string distill_hash, eval_hash;
   std::string grid, grid_note;  // the grid's path in the site; what the grid shows or why there is none
+  int64_t grid_width = 0, grid_height = 0;  // the PNG's size in pixels
   json details = json::object();
   int id = 0;
 };
@@ -230,7 +231,7 @@ SiteSummary write_html_site(const ReportInput& in, const Store& store, const std
     rows.push_back(std::move(row));
   }
   // Store details and image grids.
-  std::map<std::string, std::pair<std::string, std::string>> grids;  // distill hash -> (path, note)
+  std::map<std::string, std::tuple<std::string, std::string, int64_t, int64_t>> grids;  // hash -> (path, note, w, h)
   for (auto& row : rows) {
     std::string synset;
     json config;
@@ -248,9 +249,9 @@ SiteSummary write_html_site(const ReportInput& in, const Store& store, const std
         g.note = "grids not drawn (--no-grids)";
       }
       if (g.ok) sum.files.push_back(rel), sum.grids++;
-      grids[row.distill_hash] = {g.ok ? rel : "", g.note};
+      grids[row.distill_hash] = {g.ok ? rel : "", g.note, g.ok ? g.width : 0, g.ok ? g.height : 0};
     }
-    std::tie(row.grid, row.grid_note) = grids[row.distill_hash];
+    std::tie(row.grid, row.grid_note, row.grid_width, row.grid_height) = grids[row.distill_hash];
     row.details["synthetic set"] = synset;
     row.details["image grid"] = row.grid_note;
   }
@@ -392,7 +393,16 @@ SiteSummary write_html_site(const ReportInput& in, const Store& store, const std
         << " " << badge(r.kind) << "</dt>\n<dd>verdict " << h(r.verdict) << "; reproduced " << h(fmt_mean_std(r.mean, r.std))
         << " (n " << r.n << "); paper " << h(fmt_value(r.paper)) << "</dd>\n";
       if (!r.suite_page.empty()) o << "<dd><a href=\"" << h(r.suite_page) << "#c-" << r.id << "\">cell on its suite page</a></dd>\n";
-      if (!r.grid.empty()) o << "<dd><a class=\"grid\" href=\"" << h(r.grid) << "\"><img src=\"" << h(r.grid) << "\" alt=\"image grid\" style=\"max-width:420px\"></a></dd>\n";
+      if (!r.grid.empty()) {
+        // Small grids (28 px images, one column at IPC 1) scaled up by a whole factor, pixels kept sharp, within
+        // 420 x 640 px.
+        const int64_t scale = r.grid_width > 0 && r.grid_height > 0
+                                  ? std::max<int64_t>(1, std::min({int64_t{4}, 420 / r.grid_width, 640 / r.grid_height}))
+                                  : 1;
+        o << "<dd><a class=\"grid\" href=\"" << h(r.grid) << "\"><img src=\"" << h(r.grid)
+          << "\" alt=\"image grid\" style=\"max-width:420px;image-rendering:pixelated\""
+          << (r.grid_width > 0 ? " width=\"" + std::to_string(r.grid_width * scale) + "\"" : std::string()) << "></a></dd>\n";
+      }
       for (auto it = r.details.begin(); it != r.details.end(); ++it) {
         std::string v;
         if (it.value().is_array())
