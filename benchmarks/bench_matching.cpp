@@ -1,4 +1,5 @@
-// Gradient matching (dc / dsa) cost per outer step, and one epoch of the dc evaluation protocol.
+// Gradient matching (dc / dsa) cost per outer step, and one epoch of the dc evaluation protocol;
+// whole distillation iterations of dm and dc.
 //
 // BM_GradientMatchingOuterStep: one outer step of main.py = for each of 10 classes a real batch of
 // batch_real and the class's IPC synthetic images, parameter gradients of both (the synthetic one
@@ -12,7 +13,9 @@
 #include "harness/augment/dsa.h"
 #include "harness/train.h"
 #include "methods/common.h"
+#include "methods/matching/distribution_matching.h"
 #include "methods/matching/gradient_matching.h"
+#include "methods/method.h"
 
 namespace {
 
@@ -75,5 +78,55 @@ void BM_EvalEpoch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 500);
 }
 BENCHMARK(BM_EvalEpoch)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// One distillation iteration of `method` (iterations = 1 through the registry: the fresh net, every
+// class's batches, the pixel step; the set's init is a negligible part), Fashion-MNIST shape
+// 1x28x28, ConvNet width 128, IPC `ipc`, batch_real 256.
+double distill_one_iteration(const std::string& method, const ddb::LoadedDataset& data, int64_t ipc,
+                             const ddb::json& options) {
+  const ddb::MethodInfo& info = ddb::MethodRegistry::instance().get(method);
+  ddb::json given = options;
+  given["iterations"] = 1;
+  ddb::DistillContext ctx{data, ipc, "ConvNet", ddb::Options(ddb::resolve_options(info, given)), 0, torch::kCPU, nullptr};
+  return info.make()->distill(ctx).meta.value("final_loss", 0.0);
+}
+
+// BM_DmIteration: main_DM.py's iteration at IPC 10, batch_real 256, DSA (the default strategy).
+// Arg images_per_forward: 0 = one forward per class (the reference's loop); -1 = ddbench's default
+// (ClassForwardSettings: on the CPU the synthetic batches together, each real batch alone); n > 0 =
+// consecutive classes share a forward up to n 28x28 images (2560 = all ten real batches in one).
+// Items = iterations.
+void BM_DmIteration(benchmark::State& state) {
+  const int64_t images_per_forward = state.range(0);
+  torch::manual_seed(0);
+  const ddb::LoadedDataset data = random_dataset("fashion-mnist", {1, 28, 28}, 300);
+  const ddb::ClassForwardSettings saved = ddb::class_forward();
+  ddb::set_class_forward({images_per_forward == 0 ? ddb::ClassForward::PerClass : ddb::ClassForward::Batched,
+                          std::max<int64_t>(0, images_per_forward) * 28 * 28});
+  for (auto _ : state) benchmark::DoNotOptimize(distill_one_iteration("dm", data, 10, {{"batch_real", 256}}));
+  ddb::set_class_forward(saved);
+  state.SetLabel(images_per_forward == 0 ? "per-class forwards" : images_per_forward < 0 ? "default" : "classes batched");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DmIteration)
+    ->ArgNames({"images_per_forward"})
+    ->Arg(0)
+    ->Arg(-1)
+    ->Arg(512)
+    ->Arg(2560)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// BM_DcIteration: main.py's iteration (a fresh net, outer_loop pixel steps, inner_loop epochs of net
+// training between them) at IPC 1 (1 outer step, no training) and IPC 10 (10 outer steps, 9 x 50
+// inner epochs), batch_real 256, without DSA. Items = iterations.
+void BM_DcIteration(benchmark::State& state) {
+  const int64_t ipc = state.range(0);
+  torch::manual_seed(0);
+  const ddb::LoadedDataset data = random_dataset("fashion-mnist", {1, 28, 28}, 300);
+  for (auto _ : state) benchmark::DoNotOptimize(distill_one_iteration("dc", data, ipc, {{"batch_real", 256}}));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DcIteration)->ArgNames({"ipc"})->Arg(1)->Arg(10)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace

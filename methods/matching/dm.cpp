@@ -34,15 +34,31 @@ class DistributionMatching : public Method {
       net->to(ctx.device);
       net->train();
       for (auto& p : net->parameters()) p.set_requires_grad(false);
-      std::vector<torch::Tensor> terms;  // one per class
+      // Every class's real and synthetic batch, drawn and Siamese-augmented class by class as the
+      // reference's loop does; then the embeddings, in one forward over all classes where the net
+      // normalises per sample (main_DM.py embeds class by class), split back per class.
+      std::vector<torch::Tensor> reals, syns;
       for (int64_t c = 0; c < info.num_classes; ++c) {
         torch::Tensor real = ctx.data.sample_class(c, batch_real).to(ctx.device);
         torch::Tensor s = seam.transform_synthetic({syn.narrow(0, c * ctx.ipc, ctx.ipc),
                                                     init.labels.narrow(0, c * ctx.ipc, ctx.ipc)})
                               .images;
         dsa.apply(real, s);
-        terms.push_back(mean_embedding_distance(net->embed(real).detach(), net->embed(s)));
+        reals.push_back(std::move(real));
+        syns.push_back(std::move(s));
       }
+      const bool batched = batches_classes(*net);
+      const auto embed = [&net](const torch::Tensor& x) { return net->embed(x); };
+      std::vector<torch::Tensor> real_embed;
+      {
+        torch::NoGradGuard no_grad;
+        real_embed = map_classes(reals, batched, embed);
+      }
+      reals.clear();
+      const std::vector<torch::Tensor> syn_embed = map_classes(syns, batched, embed);
+      std::vector<torch::Tensor> terms;  // one per class
+      for (int64_t c = 0; c < info.num_classes; ++c)
+        terms.push_back(mean_embedding_distance(real_embed[c], syn_embed[c]));
       last = seam.pixel_step(terms, syn, opt);
       check_finite(last, "dm matching", it);
       report(ctx.progress, "distill", it + 1, iterations);

@@ -165,16 +165,29 @@ class ImprovedDistributionMatching : public Method {
       for (const auto& [net, accuracy] : matching) {
         FrozenParameters frozen(*net);
         net->eval();  // the reference matches in eval mode (`net.eval()`)
+        // The real side first, for every class: its batch and Siamese seed drawn in the reference's
+        // per-class order (nothing in between draws from either generator), augmented, and embedded in
+        // one forward over all classes where the net normalises per sample. The synthetic side stays
+        // class by class: the pixels move after each class.
+        std::vector<torch::Tensor> reals;
+        std::vector<int64_t> seeds;
         for (int64_t c = 0; c < info.num_classes; ++c) {
-          torch::Tensor real = ctx.data.sample_class(c, batch_real).to(ctx.device);
+          const torch::Tensor real = ctx.data.sample_class(c, batch_real).to(ctx.device);
+          seeds.push_back(dsa.draw());
+          reals.push_back(dsa.augment(real, seeds.back()));
+        }
+        std::vector<torch::Tensor> real_embeds;
+        {
+          torch::NoGradGuard no_grad;
+          real_embeds = map_classes(reals, batches_classes(*net),
+                                    [&embed, net = net](const torch::Tensor& x) { return embed(*net, x); });
+        }
+        reals.clear();
+        for (int64_t c = 0; c < info.num_classes; ++c) {
           SynBatch b = seam.transform_synthetic({partition_expand(syn.narrow(0, c * ctx.ipc, ctx.ipc), l),
                                                  repeat_labels(labels.narrow(0, c * ctx.ipc, ctx.ipc), pieces)});
-          dsa.apply(real, b.images);
-          torch::Tensor real_embed;
-          {
-            torch::NoGradGuard no_grad;
-            real_embed = embed(*net, real);
-          }
+          b.images = dsa.augment(b.images, seeds[c]);
+          const torch::Tensor& real_embed = real_embeds[c];
           const torch::Tensor syn_embed = embed(*net, b.images);
           std::vector<torch::Tensor> terms{mean_embedding_distance(real_embed, syn_embed)};
           if (ce_weight != 0.0)
