@@ -102,25 +102,40 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
 
 torch::Tensor map_batches(NetImpl& net, const torch::Tensor& images, torch::Device device, int64_t batch,
                           const std::function<torch::Tensor(const torch::Tensor&)>& fn) {
-  torch::NoGradGuard no_grad;
   net.eval();
   std::vector<torch::Tensor> out;
-  for (int64_t s = 0; s < images.size(0); s += batch)
-    out.push_back(fn(images.narrow(0, s, std::min(batch, images.size(0) - s)).to(device)).cpu());
+  {
+    c10::InferenceMode inference;
+    for (int64_t s = 0; s < images.size(0); s += batch)
+      out.push_back(fn(images.narrow(0, s, std::min(batch, images.size(0) - s)).to(device)).cpu());
+  }
   net.train();
+  // Outside inference mode: the result is an ordinary tensor (callers may modify it in place).
   return torch::cat(out, 0);
 }
 
+int64_t test_batch_for(const ImageShape& shape, torch::Device device) {
+  if (device.is_cpu()) return 256;
+  constexpr int64_t kTestPixels = int64_t{2000} * 28 * 28;  // images x height x width per forward
+  return std::max<int64_t>(256, kTestPixels / std::max<int64_t>(1, shape.height * shape.width));
+}
+
 double test_accuracy(NetImpl& net, const TensorSplit& split, torch::Device device, int64_t batch) {
-  torch::NoGradGuard no_grad;
+  const int64_t n = split.size();
+  if (batch <= 0)
+    batch = split.images.dim() == 4
+                ? test_batch_for({split.images.size(1), split.images.size(2), split.images.size(3)}, device)
+                : 256;
   net.eval();
   int64_t correct = 0;
-  const int64_t n = split.size();
-  for (int64_t start = 0; start < n; start += batch) {
-    const int64_t len = std::min(batch, n - start);
-    const torch::Tensor x = split.images.narrow(0, start, len).to(device);
-    const torch::Tensor y = split.labels.narrow(0, start, len).to(device);
-    correct += net.forward(x).argmax(1).eq(y).sum().item<int64_t>();
+  {
+    c10::InferenceMode inference;
+    for (int64_t start = 0; start < n; start += batch) {
+      const int64_t len = std::min(batch, n - start);
+      const torch::Tensor x = split.images.narrow(0, start, len).to(device);
+      const torch::Tensor y = split.labels.narrow(0, start, len).to(device);
+      correct += net.forward(x).argmax(1).eq(y).sum().item<int64_t>();
+    }
   }
   net.train();
   return n ? 100.0 * static_cast<double>(correct) / static_cast<double>(n) : 0.0;

@@ -2,6 +2,8 @@
 // optimizer, a diverging run reported as such.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "datasets/registry.h"
 #include "harness/eval_protocol.h"
 #include "harness/nets/net.h"
@@ -91,4 +93,41 @@ TEST(EvalProtocol, UnknownOrUnimplementedProtocolsAreErrors) {
   EXPECT_NO_THROW(EvalSpec::from_json({{"protocol", "kd"}}));
   EXPECT_THROW(evaluate_once(SyntheticSet{}, LoadedDataset{}, EvalSpec::from_json({{"protocol", "kd"}}), 1, torch::kCPU),
                UserError);
+}
+
+// test_accuracy runs in inference mode with a batch chosen by device and image size (test_batch_for):
+// the count of correct argmaxes must not depend on the batch, on a trained net. 3,000 images (toy28
+// test + train + noise), so every batch below leaves a partial last batch.
+TEST(TrainProtocol, TestAccuracyDoesNotDependOnTheBatch) {
+  const LoadedDataset data = load_dataset("toy28", LoadOptions{});
+  torch::manual_seed(3);
+  Net net = make_net("ConvNetW32", {1, 28, 28}, 10);
+  TrainSchedule s;
+  s.epochs = 2;
+  train_classifier(*net, data.train.images, data.train.labels, s);
+  TensorSplit test;
+  test.images = torch::cat({data.test.images, data.train.images, 0.3 * torch::randn({1800, 1, 28, 28}) + 0.5}, 0);
+  test.labels = torch::cat({data.test.labels, data.train.labels, torch::randint(0, 10, {1800}, torch::kLong)}, 0);
+  EXPECT_EQ(test_batch_for({1, 28, 28}, torch::kCPU), 256);
+  EXPECT_EQ(test_batch_for({1, 28, 28}, torch::Device(torch::kCUDA, 0)), 2000);
+  EXPECT_EQ(test_batch_for({3, 128, 128}, torch::Device(torch::kCUDA, 0)), 256);  // never below the reference's 256
+  const double by_256 = test_accuracy(*net, test, torch::kCPU, 256);
+  EXPECT_GT(by_256, 10.0);  // trained: the argmaxes are not all one class
+  for (int64_t batch : {int64_t{0}, int64_t{1000}, int64_t{2000}, int64_t{2999}, test.size()})
+    EXPECT_EQ(test_accuracy(*net, test, torch::kCPU, batch), by_256) << "batch " << batch;
+  EXPECT_TRUE(net->is_training());  // back in train mode
+  // map_batches: inference mode inside, an ordinary tensor out (callers may write to it).
+  torch::Tensor logits = map_batches(*net, test.images, torch::kCPU, 1000, [&net](const torch::Tensor& x) { return net->forward(x); });
+  EXPECT_FALSE(logits.is_inference());
+  logits.mul_(2);
+  torch::Tensor by_one;
+  {
+    torch::NoGradGuard no_grad;
+    net->eval();
+    by_one = net->forward(test.images) * 2;
+    net->train();
+  }
+  std::printf("map_batches(1000) vs one forward of %lld: max |logit difference| = %.3g\n",
+              static_cast<long long>(test.size()), (logits - by_one).abs().max().item<double>());
+  EXPECT_TRUE(torch::allclose(logits, by_one, 1e-4, 1e-4));
 }
