@@ -83,9 +83,17 @@ std::string legend(const Frame& f, const std::vector<std::string>& names, const 
   std::string s;
   for (size_t i = 0; i < names.size() && i < 18; ++i) {
     const double y = f.T + 8 + 16 * static_cast<double>(i);
-    std::string n = names[i].size() > 24 ? names[i].substr(0, 23) + "…" : names[i];
+    // About 146 px of text fit right of the frame (11 px sans: ~22 characters); a longer name is cut at a UTF-8
+    // character boundary and shown whole in the tooltip.
+    std::string n = names[i];
+    if (n.size() > 22) {
+      size_t cut = 20;
+      while (cut > 0 && (static_cast<unsigned char>(n[cut]) & 0xC0) == 0x80) --cut;
+      n = n.substr(0, cut) + "…";
+    }
     s += "<rect x=\"" + num(f.W - f.R + 10) + "\" y=\"" + num(y - 8) + "\" width=\"10\" height=\"10\" fill=\"" +
-         colors[i] + "\"/><text x=\"" + num(f.W - f.R + 24) + "\" y=\"" + num(y + 1) + "\">" + html_escape(n) + "</text>\n";
+         colors[i] + "\"/><text x=\"" + num(f.W - f.R + 24) + "\" y=\"" + num(y + 1) + "\"><title>" +
+         html_escape(names[i]) + "</title>" + html_escape(n) + "</text>\n";
   }
   return s;
 }
@@ -150,7 +158,7 @@ std::string svg_line_plot(const std::string& title, const std::string& x_label, 
     s += "</g>\n";
     names.push_back(series[i].name), colors.push_back(c);
   }
-  if (!point_count(series)) s += empty_note(f, "nothing to plot: no cell has a reproduced value");
+  if (!point_count(series)) s += empty_note(f, "nothing to plot: no results");
   return s + legend(f, names, colors) + "</svg>\n";
 }
 
@@ -174,7 +182,7 @@ std::string svg_scatter_diagonal(const std::string& title, const std::string& x_
     s += "</g>\n";
     names.push_back(series[i].name), colors.push_back(c);
   }
-  if (!point_count(series)) s += empty_note(f, "nothing to plot: no cell has both a paper value and a reproduced one");
+  if (!point_count(series)) s += empty_note(f, "nothing to plot: no paper values");
   return s + legend(f, names, colors) + "</svg>\n";
 }
 
