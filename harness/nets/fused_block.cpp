@@ -24,6 +24,7 @@ namespace ddb::nets {
 namespace {
 
 std::atomic<int> g_fused{-1};  // -1: not decided yet (read DDBENCH_FUSED once)
+thread_local bool t_unfused = false;  // an UnfusedScope is alive on this thread
 
 // Sums in float over blocks this long, then in double: cheap and accurate for planes of any size.
 constexpr int64_t kBlock = 1024;
@@ -258,8 +259,11 @@ bool fused_blocks_enabled() {
     v = (env && std::strcmp(env, "0") == 0) ? 0 : 1;
     g_fused.store(v, std::memory_order_relaxed);
   }
-  return v == 1;
+  return v == 1 && !t_unfused;
 }
+
+UnfusedScope::UnfusedScope() : previous_(t_unfused) { t_unfused = true; }
+UnfusedScope::~UnfusedScope() { t_unfused = previous_; }
 
 void set_fused_blocks(bool enabled) { g_fused.store(enabled ? 1 : 0, std::memory_order_relaxed); }
 

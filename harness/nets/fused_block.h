@@ -28,4 +28,18 @@ torch::Tensor instance_norm_relu_avgpool_unfused(const torch::Tensor& x, const t
 bool fused_blocks_enabled();
 void set_fused_blocks(bool enabled);
 
+// While one lives, this thread uses the unfused composition. Gradient matching holds one around each
+// step: it compares a first-order gradient (real batch) with one it differentiates again (synthetic),
+// and both must come from the same kernels, or their rounding differs by the kernel, not the data.
+class UnfusedScope {
+ public:
+  UnfusedScope();
+  ~UnfusedScope();
+  UnfusedScope(const UnfusedScope&) = delete;
+  UnfusedScope& operator=(const UnfusedScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace ddb::nets

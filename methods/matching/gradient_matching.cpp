@@ -6,6 +6,7 @@
 // `dsa` is the same loop with Siamese DSA on both batches and DSA in the inner-loop training.
 #include "methods/matching/gradient_matching.h"
 
+#include "harness/nets/fused_block.h"
 #include "methods/common.h"
 #include "methods/matching/gradient_distance.h"
 
@@ -90,6 +91,7 @@ double GradientMatchingStep::outer_step(NetImpl& net, const torch::Tensor& syn, 
   // main.py recomputes and freezes the BatchNorm statistics before every outer step (BNSizePC = 16);
   // the inner loop's `epoch('train')` puts them back in train mode.
   constexpr int64_t kBnImagesPerClass = 16;
+  const nets::UnfusedScope same_kernels;  // g_real and g_syn from the same kernels (fused_block.h)
   freeze_batchnorm_stats(net, data_, kBnImagesPerClass, device_);
   const std::vector<torch::Tensor> params = net.parameters();
   std::vector<torch::Tensor> terms;
@@ -121,6 +123,7 @@ double GradientMatchingStep::outer_step(NetImpl& net, const torch::Tensor& syn, 
 
 double GradientMatchingStep::outlier_step(NetImpl& net, const torch::Tensor& syn_out, OutlierSource& source,
                                           torch::optim::Optimizer& pixel_optimizer) {
+  const nets::UnfusedScope same_kernels;  // g_real and g_syn from the same kernels (fused_block.h)
   const std::vector<torch::Tensor> params = net.parameters();
   std::vector<torch::Tensor> terms;
   for (int64_t c = 0; c < data_.info.num_classes; ++c) {

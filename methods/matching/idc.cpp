@@ -28,6 +28,7 @@
 
 #include "harness/augment/cutmix.h"
 #include "harness/augment/dsa.h"
+#include "harness/nets/fused_block.h"
 #include "harness/nets/net.h"
 #include "harness/normalisation.h"
 #include "methods/common.h"
@@ -229,6 +230,7 @@ class Idc : public Method {
           const torch::Tensor real_aug = both.narrow(0, 0, n).detach();
           const torch::Tensor syn_aug = both.narrow(0, n, both.size(0) - n);
           const torch::Tensor real_lab = torch::full({n}, c, torch::TensorOptions().dtype(torch::kLong).device(ctx.device));
+          const nets::UnfusedScope same_kernels;  // g_real and g_syn from the same kernels (fused_block.h)
           const auto g_real = torch::autograd::grad({F::cross_entropy(net->forward(real_aug), real_lab)}, params);
           const auto g_syn = torch::autograd::grad({F::cross_entropy(net->forward(syn_aug), sb.labels)}, params, {},
                                                    /*retain_graph=*/true, /*create_graph=*/true);
