@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Writes the example bundle's sets with Python's torch.save (Debian: python3-torch): Fashion-MNIST,
 IPC 1, two seeds, as a dict {'images': float32 [10,1,28,28], 'labels': int64 [10]} in the dataset's
 normalised space. A real submission saves its distilled sets the same way (or as an (images, labels)
