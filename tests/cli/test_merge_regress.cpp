@@ -19,6 +19,7 @@
 #include "../unit/test_helpers.h"
 #include "../support/command.h"
 #include "../support/store_contents.h"
+#include "../support/toy_suite.h"
 
 namespace fs = std::filesystem;
 using ddb::json;
@@ -28,23 +29,7 @@ namespace {
 using Result = ddb::testing_support::CommandResult;
 using ddb::testing_support::ddbench;
 
-const char* kSuite = R"(id: t.merge
-title: toy
-source: {paper: demo}
-defaults:
-  dataset: toy28
-  distill_net: ConvNetW32
-  eval: {protocol: dc, net: ConvNetW32, epochs: 10, runs: 2, lr_net: 0.01}
-  seeds: 2
-  metric: accuracy
-  paper: {unavailable: "toy"}
-band: {k: 2.0, floor: 1.0}
-tiers:
-  cpu: {}
-cells:
-  - {id: r1, method: random, ipc: 1}
-  - {id: r2, method: random, ipc: 2}
-)";
+const std::string kSuite = ddb::testing_support::toy_suite_yaml({"t.merge", 2, 10, 2, {1, 2}});
 
 const auto& contents = ddb::testing_support::store_contents;
 

@@ -14,6 +14,7 @@
 #include "../unit/test_helpers.h"
 #include "../support/command.h"
 #include "../support/store_contents.h"
+#include "../support/toy_suite.h"
 
 using ddb::testing_support::temp_dir;
 using ddb::testing_support::write_file;
@@ -23,22 +24,7 @@ namespace {
 using Result = ddb::testing_support::CommandResult;
 using ddb::testing_support::ddbench;
 
-const char* kSuite = R"(id: t.pool
-title: toy
-source: {paper: demo}
-defaults:
-  dataset: toy28
-  distill_net: ConvNetW32
-  eval: {protocol: dc, net: ConvNetW32, epochs: 3, runs: 2}
-  seeds: 2
-  metric: accuracy
-  paper: {unavailable: "toy"}
-tiers:
-  cpu: {}
-cells:
-  - {id: r1, method: random, ipc: 1}
-  - {id: r2, method: random, ipc: 2}
-)";
+const std::string kSuite = ddb::testing_support::toy_suite_yaml({"t.pool", 2, 3, 2, {1, 2}});
 
 const auto& contents = ddb::testing_support::store_contents;
 

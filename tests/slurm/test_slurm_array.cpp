@@ -24,6 +24,7 @@
 #include "../unit/test_helpers.h"
 #include "../support/command.h"
 #include "../support/store_contents.h"
+#include "../support/toy_suite.h"
 
 namespace fs = std::filesystem;
 
@@ -33,23 +34,7 @@ using Result = ddb::testing_support::CommandResult;
 using ddb::testing_support::ddbench;
 const auto& sh = ddb::testing_support::shell;
 
-const char* kSuite = R"(id: t.slurm
-title: toy
-source: {paper: demo}
-defaults:
-  dataset: toy28
-  distill_net: ConvNetW32
-  eval: {protocol: dc, net: ConvNetW32, epochs: 5, runs: 1, lr_net: 0.01}
-  seeds: 2
-  metric: accuracy
-  paper: {unavailable: "toy"}
-band: {k: 2.0, floor: 1.0}
-tiers:
-  cpu: {}
-cells:
-  - {id: r1, method: random, ipc: 1}
-  - {id: r2, method: random, ipc: 2}
-)";
+const std::string kSuite = ddb::testing_support::toy_suite_yaml({"t.slurm", 2, 5, 1, {1, 2}});
 
 const auto& contents = ddb::testing_support::store_contents;
 
