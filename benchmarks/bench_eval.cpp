@@ -5,7 +5,9 @@
 #include <torch/torch.h>
 
 #include "harness/nets/net.h"
+#include "harness/run_streams.h"
 #include "harness/train.h"
+#include "harness/train_stacked.h"
 #include "methods/common.h"
 
 namespace {
@@ -27,6 +29,32 @@ void BM_EvalEpoch28(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kClasses * ipc);
 }
 BENCHMARK(BM_EvalEpoch28)->ArgNames({"ipc"})->Arg(1)->Arg(10)->Arg(50)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// BM_EvalEpochStacked28: the same epoch for R runs trained as one stacked model
+// (train_classifiers_stacked: grouped convolutions, each run's own data order). Args: ipc, runs.
+// Items = images over all runs: compare items/s with BM_EvalEpoch28's.
+void BM_EvalEpochStacked28(benchmark::State& state) {
+  const int64_t ipc = state.range(0), runs = state.range(1);
+  ddb::RunStreams streams(torch::kCPU);
+  std::vector<ddb::Net> nets;
+  for (int64_t r = 0; r < runs; ++r) {
+    const size_t i = streams.add(static_cast<uint64_t>(r));
+    nets.push_back(streams.with(i, [] { return ddb::make_net("ConvNet", kFashion, kClasses); }));
+  }
+  const torch::Tensor x = torch::randn({kClasses * ipc, 1, 28, 28});
+  const torch::Tensor y = ddb::class_major_labels(kClasses, ipc);
+  ddb::TrainSchedule s;
+  s.epochs = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(ddb::train_classifiers_stacked(nets, x, y, s, streams));
+  state.SetItemsProcessed(state.iterations() * kClasses * ipc * runs);
+}
+BENCHMARK(BM_EvalEpochStacked28)
+    ->ArgNames({"ipc", "runs"})
+    ->Args({1, 5})
+    ->Args({10, 5})
+    ->Args({50, 5})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // BM_TestPass: test_accuracy over 10,000 images. Args: batch (0 = test_accuracy's automatic batch,
 // test_batch_for: 256 on the CPU),

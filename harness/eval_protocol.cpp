@@ -6,8 +6,11 @@
 #include "harness/augment/dsa.h"
 #include "harness/metrics.h"
 #include "harness/nets/net.h"
+#include "harness/nets/stacked_convnet.h"
+#include "harness/run_streams.h"
 #include "harness/shifted_tests.h"
 #include "harness/train.h"
+#include "harness/train_stacked.h"
 
 namespace ddb {
 
@@ -123,6 +126,58 @@ EvalRunResult evaluate_once(const SyntheticSet& set, const LoadedDataset& data, 
   return r;
 }
 
+namespace {
+// One run per seed, one after the other (phase "... run r/R"); a diverging run is recorded, the others go on.
+std::vector<EvalRunOutcome> one_by_one(const EvalContext& ctx, const std::vector<uint64_t>& seeds,
+                                       const std::function<EvalRunResult(const EvalContext&)>& run_one) {
+  std::vector<EvalRunOutcome> out;
+  for (size_t r = 0; r < seeds.size(); ++r) {
+    EvalContext one = ctx;
+    one.seed = seeds[r];
+    one.phase = ctx.phase + " run " + std::to_string(r + 1) + "/" + std::to_string(seeds.size());
+    EvalRunOutcome o;
+    try {
+      o.result = run_one(one);
+    } catch (const Diverged& e) {
+      o.failure = e.what();
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+// After training: test accuracy (also the "accuracy" row) and the rows of spec.ood's shift sets.
+void add_test_rows(EvalRunResult& r, NetImpl& net, const EvalContext& ctx) {
+  r.accuracy = test_accuracy(net, ctx.data.test, ctx.device);
+  r.values.push_back({"accuracy", r.accuracy});
+  for (auto& row : shifted_test_rows(net, ctx.data, ctx.spec.ood, r.accuracy, ctx.device)) r.values.push_back(std::move(row));
+}
+}  // namespace
+
+std::vector<EvalRunOutcome> EvalProtocol::run_together(const EvalContext& ctx, const std::vector<uint64_t>& seeds) const {
+  return one_by_one(ctx, seeds, [this](const EvalContext& one) { return run(one); });
+}
+
+std::string stacked_runs_unsupported(const EvalSpec& spec, const DatasetInfo& info) {
+  if (spec.runs < 2) return "one run";
+  if (!protocol_registry().get(spec.protocol).make()->stacks_runs())
+    return "protocol " + spec.protocol + " trains its runs one after the other";
+  return stacking_unsupported({make_net(spec.net, info.shape, info.num_classes)});
+}
+
+std::vector<EvalRunOutcome> evaluate_together(const SyntheticSet& set, const LoadedDataset& data, const EvalSpec& spec,
+                                              const std::vector<uint64_t>& seeds, torch::Device device,
+                                              const ProgressFn& progress, const std::string& phase,
+                                              const LoadOptions& load) {
+  const ProtocolInfo& info = protocol_registry().get(spec.protocol);
+  const EvalContext ctx{set, data, spec, 0, device, progress, phase, load};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<EvalRunOutcome> out = info.make()->run_together(ctx, seeds);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (auto& o : out) o.result.seconds = seconds / static_cast<double>(std::max<size_t>(1, out.size()));
+  return out;
+}
+
 TrainSchedule eval_schedule(const EvalContext& ctx, double lr) {
   const EvalSpec& spec = ctx.spec;
   const LoadedDataset& data = ctx.data;
@@ -153,10 +208,40 @@ EvalRunResult train_and_test(const EvalContext& ctx, double lr) {
   const torch::Tensor labels = ctx.set.labels.to(ctx.device).detach();
   EvalRunResult r;
   r.train_loss = train_classifier(*net, images, labels, sched, ctx.progress, ctx.phase);
-  r.accuracy = test_accuracy(*net, data.test, ctx.device);
-  r.values.push_back({"accuracy", r.accuracy});
-  for (auto& row : shifted_test_rows(*net, data, spec.ood, r.accuracy, ctx.device)) r.values.push_back(std::move(row));
+  add_test_rows(r, *net, ctx);
   return r;
+}
+
+std::vector<EvalRunOutcome> train_and_test_together(const EvalContext& ctx, const std::vector<uint64_t>& seeds, double lr) {
+  const EvalSpec& spec = ctx.spec;
+  const LoadedDataset& data = ctx.data;
+  const TrainSchedule sched = eval_schedule(ctx, lr);
+  // Each run's stream starts as train_and_test's manual_seed leaves it; its net draws its weights first.
+  RunStreams streams(ctx.device);
+  std::vector<Net> nets;
+  for (uint64_t seed : seeds) {
+    const size_t r = streams.add(seed);
+    nets.push_back(streams.with(r, [&] { return make_net(spec.net, data.info.shape, data.info.num_classes); }));
+  }
+  if (!stacking_unsupported(nets).empty() || !stacked_schedule_unsupported(sched).empty())
+    return one_by_one(ctx, seeds, [lr](const EvalContext& one) { return train_and_test(one, lr); });
+  for (auto& net : nets) net->to(ctx.device);
+  const torch::Tensor images = ctx.set.images.to(ctx.device).detach();
+  const torch::Tensor labels = ctx.set.labels.to(ctx.device).detach();
+  const std::string phase = ctx.phase + " runs 1-" + std::to_string(seeds.size()) + " stacked";
+  const std::vector<StackedRunTraining> trained =
+      train_classifiers_stacked(nets, images, labels, sched, streams, ctx.progress, phase);
+  std::vector<EvalRunOutcome> out(seeds.size());
+  for (size_t r = 0; r < seeds.size(); ++r) {
+    if (!trained[r].failure.empty()) {
+      out[r].failure = trained[r].failure;
+      continue;
+    }
+    EvalRunResult& res = out[r].result;
+    res.train_loss = trained[r].last_loss;
+    streams.with(r, [&] { add_test_rows(res, *nets[r], ctx); });  // with the run's own stream, as train_and_test
+  }
+  return out;
 }
 
 }  // namespace ddb

@@ -77,6 +77,12 @@ struct EvalRunResult {
   double seconds = 0;
 };
 
+// One of several runs evaluated together: its result, or why it failed (it diverged).
+struct EvalRunOutcome {
+  EvalRunResult result;
+  std::string failure;  // non-empty: the run is recorded as failed; the others count
+};
+
 // An evaluation protocol: one file under harness/protocols/, registered by name.
 class EvalProtocol {
  public:
@@ -84,6 +90,11 @@ class EvalProtocol {
   // One run: trains what the protocol trains (seeded with ctx.seed) and returns its metrics. Throws
   // Diverged when training diverges (the runner records that run as failed).
   virtual EvalRunResult run(const EvalContext& ctx) const = 0;
+  // True when run_together trains the runs as one stacked model (where the net stacks:
+  // harness/nets/stacked_convnet.h); false: it runs them one after the other.
+  virtual bool stacks_runs() const { return false; }
+  // One run per seed (ctx.seed unused), in seed order. Default: run() per seed, Diverged caught.
+  virtual std::vector<EvalRunOutcome> run_together(const EvalContext& ctx, const std::vector<uint64_t>& seeds) const;
 };
 
 struct ProtocolInfo {
@@ -116,11 +127,26 @@ EvalRunResult evaluate_once(const SyntheticSet& set, const LoadedDataset& data, 
                             torch::Device device, const ProgressFn& progress = nullptr,
                             const std::string& phase = "eval", const LoadOptions& load = {});
 
+// Whether evaluate_together would train spec's runs as one stacked model: the protocol stacks runs,
+// spec.runs > 1 and spec.net stacks for this dataset's shape; else the reason (for the log).
+std::string stacked_runs_unsupported(const EvalSpec& spec, const DatasetInfo& info);
+
+// The runs of one set, one per seed, through the protocol's run_together (stacked where
+// stacked_runs_unsupported says nothing). Each outcome's seconds are the whole call's over the runs.
+std::vector<EvalRunOutcome> evaluate_together(const SyntheticSet& set, const LoadedDataset& data, const EvalSpec& spec,
+                                              const std::vector<uint64_t>& seeds, torch::Device device,
+                                              const ProgressFn& progress = nullptr, const std::string& phase = "eval",
+                                              const LoadOptions& load = {});
+
 // The loop most protocols share (VICO evaluate_synset): a fresh ctx.spec.net seeded with ctx.seed,
 // trained on the set with the spec's schedule and augmentation at learning rate `lr`, then top-1
 // accuracy on the test split (also returned as the "accuracy" row) and the rows of the shift sets of
 // spec.ood (shifted_test_rows in harness/shifted_tests.h).
 EvalRunResult train_and_test(const EvalContext& ctx, double lr);
+// train_and_test for one run per seed, all trained as one stacked model (each run's initial weights,
+// data order and augmentation from its own seed's stream: harness/run_streams.h); one after the other
+// where the net or schedule cannot stack.
+std::vector<EvalRunOutcome> train_and_test_together(const EvalContext& ctx, const std::vector<uint64_t>& seeds, double lr);
 // The schedule of that loop (epochs, batch, lr, momentum 0.9, wd 5e-4, lr drop, the spec's augmentation).
 TrainSchedule eval_schedule(const EvalContext& ctx, double lr);
 

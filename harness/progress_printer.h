@@ -14,6 +14,8 @@ class ProgressPrinter {
   // time of finished jobs of the same group, else the mean over all finished jobs.
   explicit ProgressPrinter(std::vector<std::string> groups, bool quiet = false);
   void start_job(int index, const std::string& label, int phases);
+  // The job's phase count once known (a job whose evaluation runs train stacked has two).
+  void set_phases(int phases) { phases_ = phases < 1 ? 1 : phases; }
   void update(const std::string& phase, long done, long total);
   void end_job(const std::string& outcome);
   void message(const std::string& line);

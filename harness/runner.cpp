@@ -170,6 +170,18 @@ EvalOutput evaluate_runs(const SyntheticSet& train_set, const LoadedDataset& dat
   EvalOutput out;
   const std::string salt = test_seed_salt();  // test-only: new evaluation seeds for the same key
   const std::string seed_key = salt.empty() ? key : key + "#salt:" + salt;
+  if (opts.stack_runs && stacked_runs_unsupported(es, data.info).empty()) {
+    std::vector<uint64_t> seeds;
+    for (int r = 0; r < es.runs; ++r) seeds.push_back(derive_seed(seed_key, r, "eval"));
+    const auto outcomes = evaluate_together(train_set, data, es, seeds, opts.device, progress, phase_prefix + "eval", opts.data);
+    for (size_t r = 0; r < outcomes.size(); ++r) {
+      const int run = static_cast<int>(r);
+      if (!outcomes[r].failure.empty()) out.failures.push_back({run, outcomes[r].failure});
+      for (const auto& v : outcomes[r].result.values) out.metrics.push_back({run, v.metric, v.value});
+    }
+    out.stacked = true;
+    return out;
+  }
   for (int r = 0; r < es.runs; ++r) {
     const std::string phase = phase_prefix + "eval " + std::to_string(r + 1) + "/" + std::to_string(es.runs);
     try {
@@ -194,6 +206,13 @@ double mean_of(const std::vector<MetricRow>& rows, const std::string& metric) {
 }
 
 }  // namespace
+
+bool resolve_stack_runs(const std::string& mode, torch::Device device) {
+  if (mode == "on") return true;
+  if (mode == "off") return false;
+  if (mode == "auto") return !device.is_cpu();
+  throw UserError("--stack-runs must be on, off or auto, got '" + mode + "'");
+}
 
 json snapshot_spec(const Job& job) {
   const json& cfg = job.run.config;
@@ -402,8 +421,10 @@ RunSummary run_jobs(const std::vector<Job>& jobs, Store& store, const RunnerOpti
       }
       if (!test_seed_salt().empty()) rec.provenance["test_seed_salt"] = test_seed_salt();
       rec.provenance["distillation_reused"] = reused;  // a stored set, evaluated again
+      if (!set_metric && opts.stack_runs && stacked_runs_unsupported(es, data.info).empty()) printer.set_phases(2);
       const EvalOutput out = evaluate_job(*job, set, data, opts, progress);
       if (!out.detail.is_null()) rec.provenance["selection"] = out.detail;
+      if (!set_metric) rec.provenance["eval_runs"] = out.stacked ? "stacked" : "sequential";
       rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - jt0).count();
       store.finish(rec, out.metrics, out.failures);
       ++sum.succeeded;

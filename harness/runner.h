@@ -23,7 +23,14 @@ struct RunnerOptions {
   int shard_index = 0, shard_count = 1;  // run jobs with index % count == index (Slurm arrays)
   bool quiet = false;
   std::string cache_dir = default_cache_dir();  // expert trajectories and other reusable artefacts
+  // Train a job's evaluation runs as one stacked model where the protocol and net allow
+  // (stacked_runs_unsupported in harness/eval_protocol.h); recorded as provenance.eval_runs.
+  bool stack_runs = false;
 };
+
+// --stack-runs: "on", "off" or "auto" (on where measured faster: GPUs; off on the CPU, where the
+// grouped convolutions are slower: `ddbench bench --stack-runs`). Other values: UserError.
+bool resolve_stack_runs(const std::string& mode, torch::Device device);
 
 struct RunSummary {
   int planned = 0, skipped_done = 0, skipped_failed = 0, ran = 0, succeeded = 0, failed = 0;
@@ -40,6 +47,7 @@ struct EvalOutput {
   std::vector<MetricRow> metrics;
   std::vector<EvalFailure> failures;  // evaluation runs that diverged (the others still count)
   json detail;                        // how the values were selected (best_iter: every point's mean)
+  bool stacked = false;               // the runs were trained as one stacked model
 };
 // The evaluation points a job's distillation must save ({eval_every, eval_from}), or null.
 json snapshot_spec(const Job& job);

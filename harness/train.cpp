@@ -16,11 +16,28 @@ torch::Tensor loss_fn(const torch::Tensor& logits, const torch::Tensor& labels) 
   return torch::nn::functional::cross_entropy(logits, labels);
 }
 
-std::unique_ptr<torch::optim::SGD> make_sgd(NetImpl& net, const TrainSchedule& s, double lr) {
-  return std::make_unique<torch::optim::SGD>(
-      net.parameters(), torch::optim::SGDOptions(lr).momentum(s.momentum).weight_decay(s.weight_decay));
+std::unique_ptr<torch::optim::SGD> make_sgd(const std::vector<torch::Tensor>& params, const TrainSchedule& s, double lr) {
+  return std::make_unique<torch::optim::SGD>(params,
+                                             torch::optim::SGDOptions(lr).momentum(s.momentum).weight_decay(s.weight_decay));
 }
 }  // namespace
+
+ScheduledSgd::ScheduledSgd(std::vector<torch::Tensor> params, const TrainSchedule& s)
+    : params_(std::move(params)), s_(s), lr_(s.lr), opt_(make_sgd(params_, s, s.lr)) {}
+
+void ScheduledSgd::end_epoch(int64_t ep) {
+  if (s_.lr_drop && ep == lr_drop_epoch(s_.epochs)) {
+    lr_ *= 0.1;
+    opt_ = make_sgd(params_, s_, lr_);  // the reference builds a new optimizer: momentum buffers are dropped
+  }
+  if (!s_.lr_milestones.empty()) {  // MultiStepLR.step(): in place, momentum kept
+    const double next = scheduled_lr(s_, ep + 1);
+    if (next != lr_) {
+      lr_ = next;
+      for (auto& group : opt_->param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr_);
+    }
+  }
+}
 
 double scheduled_lr(const TrainSchedule& s, int64_t epoch) {
   double lr = s.lr;
@@ -40,14 +57,13 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
                         const TrainSchedule& s, const ProgressFn& progress, const std::string& phase) {
   net.train();
   const int64_t n = images.size(0);
-  double lr = s.lr;
-  auto opt = make_sgd(net, s, lr);
+  ScheduledSgd sgd(net.parameters(), s);
   double last_loss = 0;
-  const int64_t total_epochs = s.extra_epoch ? s.epochs + 1 : s.epochs;  // `for ep in range(Epoch + 1)`
+  const int64_t epochs = total_epochs(s);  // `for ep in range(Epoch + 1)`
   const bool cutmix_on = s.cutmix_prob > 0;
   if (cutmix_on && (labels.dim() != 1 || (s.outliers.defined() && s.lambda_oe > 0)))
     throw UserError("CutMix training takes hard labels and no outliers");
-  for (int64_t ep = 0; ep < total_epochs; ++ep) {
+  for (int64_t ep = 0; ep < epochs; ++ep) {
     const torch::Tensor perm = torch::randperm(n, torch::TensorOptions().dtype(torch::kLong));
     double sum = 0;
     int64_t batches = 0;
@@ -74,9 +90,9 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
       } else {
         loss = loss_fn(net.forward(x), y);
       }
-      opt->zero_grad();
+      sgd.optimizer().zero_grad();
       loss.backward();
-      opt->step();
+      sgd.optimizer().step();
       sum += loss.item<double>();
       ++batches;
     }
@@ -84,18 +100,8 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
     if (!std::isfinite(last_loss))
       throw Diverged("training loss became " + std::to_string(last_loss) + " at epoch " + std::to_string(ep));
     if (s.after_epoch) s.after_epoch(ep);
-    if (s.lr_drop && ep == lr_drop_epoch(s.epochs)) {
-      lr *= 0.1;
-      opt = make_sgd(net, s, lr);  // the reference builds a new optimizer: momentum buffers are dropped
-    }
-    if (!s.lr_milestones.empty()) {  // MultiStepLR.step(): in place, momentum kept
-      const double next = scheduled_lr(s, ep + 1);
-      if (next != lr) {
-        lr = next;
-        for (auto& group : opt->param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
-      }
-    }
-    report(progress, phase, ep + 1, total_epochs);
+    sgd.end_epoch(ep);
+    report(progress, phase, ep + 1, epochs);
   }
   return last_loss;
 }

@@ -43,6 +43,26 @@ struct TrainSchedule {
   double cutmix_beta = 1.0;
 };
 
+// The optimizer of a TrainSchedule and its learning-rate changes, for every training loop (one net,
+// or R stacked nets: harness/train_stacked.h): SGD(lr, momentum, weight decay); at the end of epoch
+// lr_drop_epoch a new optimizer at lr x0.1 (the reference's: momentum buffers dropped); MultiStepLR's
+// milestones in place (momentum kept).
+class ScheduledSgd {
+ public:
+  ScheduledSgd(std::vector<torch::Tensor> params, const TrainSchedule& s);
+  torch::optim::SGD& optimizer() { return *opt_; }
+  void end_epoch(int64_t epoch);  // 0-based, after the epoch's steps
+
+ private:
+  std::vector<torch::Tensor> params_;
+  const TrainSchedule& s_;
+  double lr_;
+  std::unique_ptr<torch::optim::SGD> opt_;
+};
+
+// Epochs a schedule trains: the reference's Epoch + 1, or exactly `epochs` (IDC).
+inline int64_t total_epochs(const TrainSchedule& s) { return s.extra_epoch ? s.epochs + 1 : s.epochs; }
+
 // The learning rate of epoch `epoch` (0-based) under s: s.lr, x0.1 after lr_drop_epoch(s.epochs) when
 // lr_drop, x lr_gamma for every milestone m <= epoch (products in the order PyTorch's schedulers form them).
 double scheduled_lr(const TrainSchedule& s, int64_t epoch);

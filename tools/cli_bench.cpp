@@ -7,6 +7,8 @@
 #include "cli_common.h"
 
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -113,7 +115,7 @@ void register_bench_command(CLI::App& app) {
   static std::string dataset = "fashion-mnist", data_root, json_out;
   static std::vector<int64_t> ipcs = {1, 10, 50};
   static int64_t epochs = 300, dm_iterations = 3, peak_steps = 5;
-  static int threads = 0;
+  static int threads = 0, stack_runs = 0;
   static bool compare_unfused = false, no_dm = false, no_eval = false;
   c->add_option("--dataset", dataset, "registry name (ddbench list datasets)")->capture_default_str();
   c->add_option("--data-root", data_root, "where datasets live");
@@ -126,6 +128,10 @@ void register_bench_command(CLI::App& app) {
   c->add_flag("--compare-unfused", compare_unfused,
               "also time every figure without the fused ConvNet block kernel (alternating), and print the speed-up");
   c->add_flag("--no-eval", no_eval, "skip the evaluation runs");
+  c->add_option("--stack-runs", stack_runs,
+                "also time R evaluation runs per IPC one after the other and as one stacked model (ddbench run\n"
+                "--stack-runs), with the largest difference between the two paths' accuracies; 0: not")
+      ->capture_default_str();
   c->add_option("--json", json_out, "also write the figures to this JSON file");
   c->callback(guarded([] {
     init_runtime(threads);
@@ -196,6 +202,33 @@ void register_bench_command(CLI::App& app) {
       figures.push_back(f);
       std::fprintf(stderr, "eval IPC %lld: %.2f s%s\n", static_cast<long long>(ipc), on,
                    off > 0 ? (" (unfused " + fmt("%.2f", off) + " s)").c_str() : "");
+    }
+
+    for (int64_t ipc : stack_runs > 1 && !no_eval ? ipcs : std::vector<int64_t>{}) {
+      torch::manual_seed(0);
+      const SyntheticSet set = real_init(data, ipc);
+      const EvalSpec es = EvalSpec::from_json({{"protocol", "dc"}, {"net", "ConvNet"}, {"epochs", epochs}, {"runs", stack_runs}});
+      std::vector<uint64_t> seeds;
+      for (int r = 0; r < stack_runs; ++r) seeds.push_back(1234 + static_cast<uint64_t>(r));
+      const auto t0 = Clock::now();
+      std::vector<double> alone;
+      for (uint64_t seed : seeds) alone.push_back(evaluate_once(set, data, es, seed, torch::kCPU, nullptr, "eval", lo).accuracy);
+      const double sequential = seconds_since(t0) / stack_runs;
+      const auto t1 = Clock::now();
+      const auto together = evaluate_together(set, data, es, seeds, torch::kCPU, nullptr, "eval", lo);
+      const double stacked = seconds_since(t1) / stack_runs;
+      double max_diff = 0;
+      for (size_t r = 0; r < seeds.size(); ++r)
+        max_diff = together[r].failure.empty() ? std::max(max_diff, std::abs(together[r].result.accuracy - alone[r]))
+                                               : std::numeric_limits<double>::infinity();
+      const std::string setting = std::to_string(stack_runs) + " runs, IPC " + std::to_string(ipc) + ", " +
+                                  std::to_string(epochs + 1) + " epochs + test pass";
+      figures.push_back({"evaluation runs, one after the other", setting, sequential, "s/run", -1, -1});
+      figures.push_back({"evaluation runs, stacked", setting + "; accuracies within " + fmt("%.2f", max_diff) +
+                                                         " of the sequential runs'; " + fmt("%.2fx", sequential / stacked),
+                         stacked, "s/run", -1, -1});
+      std::fprintf(stderr, "eval IPC %lld x %d runs: sequential %.2f s/run, stacked %.2f s/run\n", static_cast<long long>(ipc),
+                   stack_runs, sequential, stacked);
     }
 
     if (dm_iterations > 0) {

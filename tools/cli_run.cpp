@@ -26,7 +26,7 @@ void register_run_commands(CLI::App& app) {
     static std::string report_dir = "reports", shard = "0/1", cache_dir = default_cache_dir();
     static bool retry_failed = false, no_report = false, quiet = false;
     static int workers = 0, jobs_per_device = 1;
-    static std::string devices;
+    static std::string devices, stack_runs = "auto";
     static std::vector<std::string> only_jobs;
     c->add_option("suites", suites, "suite files or directories")->required();
     add_common(c, o, true);
@@ -52,6 +52,14 @@ void register_run_commands(CLI::App& app) {
                   "the pool's devices: cpu | cuda:all | a list such as cuda:0,cuda:1 (each gets --jobs-per-device\n"
                   "workers; --workers caps or cycles them). Implies the pool");
     c->add_option("--jobs-per-device", jobs_per_device, "workers per device in the pool (small jobs share a GPU)")
+        ->capture_default_str();
+    c->add_option("--stack-runs", stack_runs,
+                  "on | off | auto: train a job's evaluation runs (eval.runs) as one stacked model: grouped\n"
+                  "convolutions over the runs side by side, each run keeping its own seed, data order, augmentation\n"
+                  "and optimizer state (results equal the sequential runs' up to float rounding). ConvNet-family\n"
+                  "nets under the dc and mtt protocols; others run one after the other. auto: on for GPUs, off on\n"
+                  "the CPU (slower there: ddbench bench --stack-runs). Recorded as provenance eval_runs")
+        ->check(CLI::IsMember({"on", "off", "auto"}))
         ->capture_default_str();
     c->add_option("--only-job", only_jobs,
                   "run only the job with this key (distill_hash/sSEED/eval_hash; repeatable): what a pool worker runs");
@@ -85,12 +93,14 @@ void register_run_commands(CLI::App& app) {
       ro.retry_failed = retry_failed;
       ro.quiet = quiet;
       ro.cache_dir = cache_dir;
+      ro.stack_runs = resolve_stack_runs(stack_runs, ro.device);
       if (std::sscanf(shard.c_str(), "%d/%d", &ro.shard_index, &ro.shard_count) != 2 || ro.shard_count < 1 ||
           ro.shard_index < 0 || ro.shard_index >= ro.shard_count)
         throw UserError("--shard must be i/n with 0 <= i < n, got '" + shard + "'");
       std::cerr << "ddbench run: tier " << env.tier << ", device " << device_name(ro.device) << ", threads "
                 << torch::get_num_threads() << ", " << l.cells.size() << " cells (" << runnable << " runnable here), "
-                << jobs.size() << " jobs, store " << o.results << "\n";
+                << jobs.size() << " jobs, store " << o.results << ", evaluation runs "
+                << (ro.stack_runs ? "stacked where the net allows" : "one after the other") << "\n";
       std::set<std::string> datasets;  // which copy of each dataset the jobs read (also stored per job)
       for (const auto& j : jobs) datasets.insert(j.run.config.at("dataset").get<std::string>());
       for (const auto& d : datasets) std::cerr << "ddbench run: dataset " << d << ": " << dataset_location(d, env.data) << "\n";
@@ -111,6 +121,7 @@ void register_run_commands(CLI::App& app) {
         if (!o.data_root.empty()) po.run_args.insert(po.run_args.end(), {"--data-root", o.data_root});
         if (o.allow_cpu) po.run_args.push_back("--allow-cpu");
         if (retry_failed) po.run_args.push_back("--retry-failed");
+        po.run_args.insert(po.run_args.end(), {"--stack-runs", stack_runs});
         for (const auto& p : loaded_plugins()) po.run_args.insert(po.run_args.end(), {"--plugin", p.at("path").get<std::string>()});
         po.work_dir = (fs::path(o.results) / ".pool").string();
         po.retry_failed = retry_failed;

@@ -50,6 +50,10 @@ class ConvNet : public NetImpl {
   std::pair<torch::Tensor, torch::Tensor> feature_map_and_logits(torch::Tensor x) override;
   bool has_batchnorm() const override { return config_.norm == Norm::BatchNorm; }
   int64_t feature_dim() const { return feature_dim_; }
+  // For harness/nets/stacked_convnet.cpp, which stacks the parameters of several ConvNets.
+  const ConvNetConfig& config() const { return config_; }
+  torch::nn::Sequential& features() { return features_; }
+  torch::nn::Linear& classifier() { return classifier_; }
 
  private:
   ConvNetConfig config_;

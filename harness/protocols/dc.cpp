@@ -7,6 +7,10 @@ namespace {
 class DcProtocol : public EvalProtocol {
  public:
   EvalRunResult run(const EvalContext& ctx) const override { return train_and_test(ctx, ctx.spec.lr_net); }
+  bool stacks_runs() const override { return true; }
+  std::vector<EvalRunOutcome> run_together(const EvalContext& ctx, const std::vector<uint64_t>& seeds) const override {
+    return train_and_test_together(ctx, seeds, ctx.spec.lr_net);
+  }
 };
 
 }  // namespace

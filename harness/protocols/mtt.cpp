@@ -6,10 +6,17 @@ namespace {
 
 class MttProtocol : public EvalProtocol {
  public:
-  EvalRunResult run(const EvalContext& ctx) const override {
+  EvalRunResult run(const EvalContext& ctx) const override { return train_and_test(ctx, learned_lr(ctx)); }
+  bool stacks_runs() const override { return true; }
+  std::vector<EvalRunOutcome> run_together(const EvalContext& ctx, const std::vector<uint64_t>& seeds) const override {
+    return train_and_test_together(ctx, seeds, learned_lr(ctx));
+  }
+
+ private:
+  static double learned_lr(const EvalContext& ctx) {
     if (!ctx.set.learned_lr.defined())
       throw UserError("eval protocol 'mtt' needs a synthetic set with a learned lr (method did not learn one)");
-    return train_and_test(ctx, ctx.set.learned_lr.item<double>());
+    return ctx.set.learned_lr.item<double>();
   }
 };
 
