@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "datasets/registry.h"
+#include "harness/devices.h"
 #include "harness/eval_protocol.h"
 #include "harness/nets/fused_block.h"
 #include "harness/nets/net.h"
@@ -61,15 +62,15 @@ Flops convnet_flops(const ImageShape& s, int64_t classes, int64_t width = 128, i
 
 // The conv peak: the ConvNet's three convolutions alone (no norm, activation or pool), forward and
 // backward at batch 256, in GFLOP/s.
-double conv_peak_gflops(const ImageShape& s, int64_t classes, int steps) {
+double conv_peak_gflops(const ImageShape& s, int64_t classes, int steps, torch::Device device) {
   torch::manual_seed(0);
   const int64_t batch = 256, width = 128;
   std::vector<torch::Tensor> weights, inputs;
   int64_t c = s.channels, h = s.height, w = s.width;
   for (int d = 0; d < 3; ++d) {
     const int64_t pad = (s.channels == 1 && d == 0) ? 3 : 1;
-    inputs.push_back(torch::randn({batch, c, h, w}).requires_grad_(d > 0));
-    weights.push_back((torch::randn({width, c, 3, 3}) * 0.1).requires_grad_(true));
+    inputs.push_back(torch::randn({batch, c, h, w}).to(device).requires_grad_(d > 0));
+    weights.push_back((torch::randn({width, c, 3, 3}) * 0.1).to(device).requires_grad_(true));
     h = (h + 2 * pad - 2) / 2;
     w = (w + 2 * pad - 2) / 2;
     c = width;
@@ -81,9 +82,13 @@ double conv_peak_gflops(const ImageShape& s, int64_t classes, int steps) {
       y.sum().backward();
     }
   };
+  // A GPU runs asynchronously: reading a value back waits for the queued kernels.
+  auto wait = [&] { weights[0].grad().sum().item<double>(); };
   once();
+  wait();
   const auto t = Clock::now();
   for (int i = 0; i < steps; ++i) once();
+  wait();
   const Flops f = convnet_flops(s, classes);
   const double conv_flops = f.forward - 2.0 * 128 * (s.height / 8) * (s.width / 8) * classes;  // no classifier
   return (3 * conv_flops - f.first_conv) * batch * steps / seconds_since(t) / 1e9;
@@ -112,7 +117,7 @@ void register_bench_command(CLI::App& app) {
       "bench",
       "Time an evaluation run, a DM iteration and a test pass end to end (the figures to compare with a Python "
       "reference run on the same machine), with training GFLOP/s and the fraction of the measured conv peak");
-  static std::string dataset = "fashion-mnist", data_root, json_out;
+  static std::string dataset = "fashion-mnist", data_root, json_out, device_opt = "cpu";
   static std::vector<int64_t> ipcs = {1, 10, 50};
   static int64_t epochs = 300, dm_iterations = 3, peak_steps = 5;
   static int threads = 0, stack_runs = 0;
@@ -125,6 +130,7 @@ void register_bench_command(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--peak-steps", peak_steps, "steps of the conv peak measurement")->capture_default_str();
   c->add_option("--threads", threads, "intra-op threads (default: all cores)");
+  c->add_option("--device", device_opt, "cpu | cuda | cuda:N | auto: where every figure is taken")->capture_default_str();
   c->add_flag("--compare-unfused", compare_unfused,
               "also time every figure without the fused ConvNet block kernel (alternating), and print the speed-up");
   c->add_flag("--no-eval", no_eval, "skip the evaluation runs");
@@ -135,15 +141,16 @@ void register_bench_command(CLI::App& app) {
   c->add_option("--json", json_out, "also write the figures to this JSON file");
   c->callback(guarded([] {
     init_runtime(threads);
+    const torch::Device device = resolve_device(device_opt);
     LoadOptions lo;
     lo.data_root = data_root;
     const LoadedDataset data = load_dataset(dataset, lo);
     const auto& info = data.info;
-    std::fprintf(stderr, "dataset %s (%s), %d threads, torch %s\n", dataset.c_str(),
-                 data.source_dir.empty() ? "generated" : data.source_dir.c_str(), torch::get_num_threads(),
-                 torch_version().c_str());
+    std::fprintf(stderr, "dataset %s (%s), device %s, %d threads, torch %s\n", dataset.c_str(),
+                 data.source_dir.empty() ? "generated" : data.source_dir.c_str(), device_name(device).c_str(),
+                 torch::get_num_threads(), torch_version().c_str());
     const Flops flops = convnet_flops(info.shape, info.num_classes);
-    const double peak = conv_peak_gflops(info.shape, info.num_classes, static_cast<int>(peak_steps));
+    const double peak = conv_peak_gflops(info.shape, info.num_classes, static_cast<int>(peak_steps), device);
     std::fprintf(stderr, "conv peak (ConvNet-128's convolutions, forward+backward, batch 256): %.1f GFLOP/s\n", peak);
     std::vector<Figure> figures;
     // Runs fn with the fused kernel on (and off, alternating, when comparing); returns {on, off} seconds.
@@ -162,9 +169,10 @@ void register_bench_command(CLI::App& app) {
     {  // the test pass alone: a fresh ConvNet over the whole test split
       torch::manual_seed(0);
       Net net = make_net("ConvNet", info.shape, info.num_classes);
+      net->to(device);
       auto pass = [&] {
         const auto t = Clock::now();
-        test_accuracy(*net, data.test, torch::kCPU);
+        test_accuracy(*net, data.test, device);
         return seconds_since(t);
       };
       pass();  // warm-up
@@ -186,7 +194,7 @@ void register_bench_command(CLI::App& app) {
         const ProgressFn progress = [&last_epoch](const std::string&, long done, long total) {
           if (done == total) last_epoch = Clock::now();
         };
-        const EvalRunResult r = evaluate_once(set, data, es, 1234, torch::kCPU, progress, "eval", lo);
+        const EvalRunResult r = evaluate_once(set, data, es, 1234, device, progress, "eval", lo);
         acc = r.accuracy;
         train_loss = r.train_loss;
         if (nets::fused_blocks_enabled()) train_seconds = std::chrono::duration<double>(last_epoch - t0).count();
@@ -212,10 +220,10 @@ void register_bench_command(CLI::App& app) {
       for (int r = 0; r < stack_runs; ++r) seeds.push_back(1234 + static_cast<uint64_t>(r));
       const auto t0 = Clock::now();
       std::vector<double> alone;
-      for (uint64_t seed : seeds) alone.push_back(evaluate_once(set, data, es, seed, torch::kCPU, nullptr, "eval", lo).accuracy);
+      for (uint64_t seed : seeds) alone.push_back(evaluate_once(set, data, es, seed, device, nullptr, "eval", lo).accuracy);
       const double sequential = seconds_since(t0) / stack_runs;
       const auto t1 = Clock::now();
-      const auto together = evaluate_together(set, data, es, seeds, torch::kCPU, nullptr, "eval", lo);
+      const auto together = evaluate_together(set, data, es, seeds, device, nullptr, "eval", lo);
       const double stacked = seconds_since(t1) / stack_runs;
       double max_diff = 0;
       for (size_t r = 0; r < seeds.size(); ++r)
@@ -244,6 +252,7 @@ void register_bench_command(CLI::App& app) {
           const Job job = make_job(identify(config), 0);
           RunnerOptions ro;
           ro.data = lo;
+          ro.device = device;
           const auto t = Clock::now();
           distill_job(job, data, ro, nullptr, "");
           return seconds_since(t);
@@ -259,6 +268,8 @@ void register_bench_command(CLI::App& app) {
 
     std::printf("| figure | setting | time | GFLOP/s | of conv peak | unfused | speed-up |\n|---|---|---|---|---|---|---|\n");
     json j = {{"dataset", dataset},
+              {"device", device_name(device)},
+              {"hardware", device_provenance(device)},
               {"threads", torch::get_num_threads()},
               {"torch", torch_version()},
               {"ddbench", ddbench_version()},

@@ -45,7 +45,7 @@ void register_check_commands(CLI::App& app) {
       const ReporterInfo& info = find_reporter(format);  // unknown -> the registered formats, before any reading
       if (info.site && out.empty())
         throw UserError("--format " + info.name + " writes a site (index.html, pages, plots, image grids): pass --out DIR");
-      const StoredResults stored = read_stored_results(suites, o, "ddbench leaderboard: " + report_name_for(suites));
+      const StoredResults stored = read_stored_results(suites, o, report_title_for(suites));
       const ReportInput& in = stored.report;
       if (info.site) {
         SiteOptions so;

@@ -152,6 +152,11 @@ std::string report_name_for(const std::vector<std::string>& args) {
   return "leaderboard";
 }
 
+std::string report_title_for(const std::vector<std::string>& args) {
+  const std::string name = report_name_for(args);
+  return args.size() == 1 && name != "leaderboard" ? "ddbench leaderboard: " + name : "ddbench leaderboard";
+}
+
 json parse_option_value(const std::string& v) {
   json j = json::parse(v, nullptr, false);
   return j.is_discarded() ? json(v) : j;

@@ -59,6 +59,8 @@ ReportInput make_report(const Loaded& l, const Store& store, const std::string& 
 bool print_verdicts(const ReportInput& in);
 void write_reports(const ReportInput& in, const std::string& dir, const std::string& name);
 std::string report_name_for(const std::vector<std::string>& args);
+// The reports' title: "ddbench leaderboard: NAME" for one suite file or folder, "ddbench leaderboard" for several.
+std::string report_title_for(const std::vector<std::string>& args);
 json parse_option_value(const std::string& v);
 
 // Wraps a callback: bad input becomes a one-line error and exit code 2, a diverged training (distill,

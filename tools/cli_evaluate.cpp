@@ -10,6 +10,7 @@
 #include "datasets/registry.h"
 #include "harness/check.h"
 #include "harness/eval_protocol.h"
+#include "harness/runner.h"
 #include "harness/runtime.h"
 #include "harness/shifted_tests.h"
 #include "harness/synset_io.h"
@@ -23,7 +24,8 @@ namespace fs = std::filesystem;
 void register_evaluate_command(CLI::App& app) {
   {
     auto* c = app.add_subcommand("evaluate", "Evaluate a saved synthetic set (ddbench's or Python's torch.save)");
-    static std::string file, dataset, protocol = "dc", net = "ConvNet", augment = "none", data_root, device = "auto";
+    static std::string file, dataset, protocol = "dc", net = "ConvNet", augment = "none", data_root, device = "auto",
+                       stack_runs = "auto";
     static int64_t epochs = 300, runs = 1, seed = 0;
     static int threads = 0, index = 0;
     static bool zca = false;
@@ -54,6 +56,11 @@ void register_evaluate_command(CLI::App& app) {
     c->add_option("--data-root", data_root, "where datasets live");
     c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
     c->add_option("--threads", threads, "intra-op threads (default: all cores)");
+    c->add_option("--stack-runs", stack_runs,
+                  "on | off | auto: train the --runs as one stacked model where the protocol and net allow (as\n"
+                  "ddbench run --stack-runs; auto: on for GPUs, off on the CPU)")
+        ->check(CLI::IsMember({"on", "off", "auto"}))
+        ->capture_default_str();
     c->add_flag("--zca", zca, "ZCA-whiten the test split (fit on train, eps 0.1) for sets distilled on whitened data; "
                               "automatic when the sidecar's options have zca: true");
     c->callback(guarded([cmd = c] {
@@ -106,21 +113,45 @@ void register_evaluate_command(CLI::App& app) {
           short_hash(synset_content_hash(set) + "|" + data.identity + "|" + es.to_json().dump());
       std::vector<double> accs;
       std::map<std::string, std::vector<double>> rows;  // the protocol's other rows (trustdd: OOD metrics)
-      for (int64_t r = 0; r < runs; ++r) {
-        long last = -1;
-        auto progress = [&last, r](const std::string& phase, long done, long total) {
+      const torch::Device dev = resolve_device(device);
+      std::vector<uint64_t> seeds;
+      for (int64_t r = 0; r < runs; ++r) seeds.push_back(derive_seed(eval_identity, static_cast<int>(seed + r), "evaluate"));
+      auto progress_for = [](const std::string& who) {
+        return [who, last = -1L](const std::string& phase, long done, long total) mutable {
           const long pct = total ? done * 100 / total : 0;
-          if (pct / 25 != last / 25) std::cerr << "run " << r + 1 << " " << phase << " epoch " << done << "/" << total << "\n";
+          if (pct / 25 != last / 25) std::cerr << who << " " << phase << " epoch " << done << "/" << total << "\n";
           last = pct;
         };
-        const auto res = evaluate_once(set, data, es, derive_seed(eval_identity, static_cast<int>(seed + r), "evaluate"),
-                                       resolve_device(device), progress, "eval", lo);
+      };
+      std::vector<EvalRunOutcome> outcomes;
+      if (const std::string why = stacked_runs_unsupported(es, data.info);
+          resolve_stack_runs(stack_runs, dev) && why.empty()) {
+        std::cerr << runs << " runs trained as one stacked model (--stack-runs)\n";
+        outcomes = evaluate_together(set, data, es, seeds, dev, progress_for("runs"), "eval", lo);
+      } else {
+        if (stack_runs == "on" && runs > 1) std::cerr << "runs one after the other: " << why << "\n";
+        for (size_t r = 0; r < seeds.size(); ++r) {
+          EvalRunOutcome o;
+          try {
+            o.result = evaluate_once(set, data, es, seeds[r], dev, progress_for("run " + std::to_string(r + 1)), "eval", lo);
+          } catch (const Diverged& e) {
+            o.failure = e.what();
+          }
+          outcomes.push_back(std::move(o));
+        }
+      }
+      for (size_t r = 0; r < outcomes.size(); ++r) {
+        const EvalRunResult& res = outcomes[r].result;
+        if (!outcomes[r].failure.empty()) {
+          std::printf("run %zu: diverged (%s)\n", r + 1, outcomes[r].failure.c_str());
+          continue;
+        }
         accs.push_back(res.accuracy);
-        std::printf("run %lld: accuracy %.2f%% (train loss %.4f, %.1f s)\n", static_cast<long long>(r + 1), res.accuracy,
-                    res.train_loss, res.seconds);
+        std::printf("run %zu: accuracy %.2f%% (train loss %.4f, %.1f s)\n", r + 1, res.accuracy, res.train_loss, res.seconds);
         for (const auto& v : res.values)
           if (v.metric != "accuracy") rows[v.metric].push_back(v.value);
       }
+      if (accs.empty()) throw Diverged("every run diverged");
       const auto [m, s] = mean_std(accs);
       std::printf("%s on %s (%lld images, protocol %s, %s, %lld epochs): accuracy %.2f ± %.2f (n=%zu)\n", file.c_str(),
                   ds.c_str(), static_cast<long long>(set.size()), protocol.c_str(), net.c_str(),

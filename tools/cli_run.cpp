@@ -132,7 +132,7 @@ void register_run_commands(CLI::App& app) {
       }
       std::cerr << "ddbench run: " << s.succeeded << " jobs done, " << s.failed << " failed, " << s.skipped_done
                 << " already done, " << s.skipped_failed << " failed earlier, in " << static_cast<int>(s.seconds) << " s\n";
-      const ReportInput in = make_report(l, store, env.tier, "ddbench leaderboard: " + report_name_for(suites));
+      const ReportInput in = make_report(l, store, env.tier, report_title_for(suites));
       const bool failed = print_verdicts(in);
       if (ro.shard_count > 1)
         std::cerr << "ddbench run: shard " << shard << ": no report (partial results); merge the shards' stores with "

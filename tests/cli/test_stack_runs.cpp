@@ -66,3 +66,19 @@ TEST(StackRuns, BadValuesAreRefused) {
   EXPECT_NE(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("--stack-runs: maybe not in {on,off,auto}"), std::string::npos) << r.output;
 }
+
+TEST(StackRuns, EvaluateTrainsItsRunsStackedOrSaysWhyNot) {
+  const auto dir = temp_dir("stack-eval");
+  const std::string set = (dir / "r1.pt").string();
+  const auto distill = ddbench("distill --method random --dataset toy28 --ipc 1 --out " + set + " --threads 1");
+  ASSERT_EQ(distill.code, 0) << distill.output;
+  const std::string eval = "evaluate " + set + " --epochs 2 --runs 2 --threads 1 --device cpu --stack-runs on";
+  const auto stacked = ddbench(eval + " --net ConvNetW32");
+  ASSERT_EQ(stacked.code, 0) << stacked.output;
+  EXPECT_NE(stacked.output.find("2 runs trained as one stacked model"), std::string::npos) << stacked.output;
+  EXPECT_NE(stacked.output.find("run 2: accuracy"), std::string::npos) << stacked.output;
+  const auto mlp = ddbench(eval + " --net MLP");
+  ASSERT_EQ(mlp.code, 0) << mlp.output;
+  EXPECT_NE(mlp.output.find("runs one after the other: the net is not a ConvNet"), std::string::npos) << mlp.output;
+  EXPECT_NE(mlp.output.find("run 2: accuracy"), std::string::npos) << mlp.output;
+}

@@ -10,6 +10,7 @@
 
 #include "datasets/registry.h"
 #include "harness/augment/dsa.h"
+#include "harness/devices.h"
 #include "harness/eval_protocol.h"
 #include "harness/nets/net.h"
 #include "harness/run_streams.h"
@@ -79,6 +80,37 @@ TEST(TrainStacked, EachRunEqualsItsSequentialTraining) {
   }
   // The runs did differ from each other (their own seeds, data orders and draws).
   EXPECT_GT(max_param_diff(stacked[0], stacked[1]), 1e-2);
+}
+
+// The same on a GPU (augmentation draws from the device's generator, which RunStreams also keeps per run).
+// Looser: cuDNN convolutions run in TF32 by default and pick algorithms per shape, so the grouped and the
+// plain convolutions round differently; a wrong stream or a mixed-up run differs by 1e-1 and more.
+TEST(TrainStacked, OnCudaEachRunEqualsItsSequentialTraining) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: the GPU check (ci/gpu-check.sh) runs this";
+  const torch::Device cuda(torch::kCUDA);
+  const Data d = small_data();
+  const torch::Tensor images = d.images.to(cuda), labels = d.labels.to(cuda);
+  const TrainSchedule s = small_schedule();
+  RunStreams streams(cuda);
+  std::vector<Net> stacked;
+  for (uint64_t seed : kSeeds) {
+    const size_t r = streams.add(seed);
+    stacked.push_back(streams.with(r, [&] {
+      Net n = make_net("ConvNetW32", kShape, 10);
+      n->to(cuda);
+      return n;
+    }));
+  }
+  const auto trained = train_classifiers_stacked(stacked, images, labels, s, streams);
+  for (size_t r = 0; r < kSeeds.size(); ++r) {
+    torch::manual_seed(kSeeds[r]);
+    Net alone = make_net("ConvNetW32", kShape, 10);
+    alone->to(cuda);
+    const double loss = train_classifier(*alone, images, labels, s);
+    EXPECT_EQ(trained[r].failure, "");
+    EXPECT_NEAR(trained[r].last_loss, loss, 1e-2) << "run " << r;
+    EXPECT_LT(max_param_diff(stacked[r], alone), 1e-2) << "run " << r;
+  }
 }
 
 TEST(TrainStacked, SoftLabelsToo) {
