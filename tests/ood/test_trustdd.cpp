@@ -119,3 +119,45 @@ TEST(TrustddProtocol, ScoresEveryOodSetWithEveryScoreAndTheirMean) {
   const EvalRunResult again = evaluate_once(s, toy(), spec, 5, torch::kCPU);
   for (size_t i = 0; i < r.values.size(); ++i) EXPECT_EQ(again.values[i].value, r.values[i].value) << r.values[i].metric;
 }
+
+// TrustDD's whole-dataset rows (Appendix Table 11): `full` with poe carries every corruption of the
+// whole training set as S_out, with oe the auxiliary pool; the trustdd protocol trains with them.
+TEST(OutlierExposure, FullCarriesTheWholeOutlierPoolForTheWholeDatasetRows) {
+  const MethodInfo& info = MethodRegistry::instance().get("full");
+  auto distill_full = [&](const json& given) {
+    torch::manual_seed(4);
+    DistillContext ctx{toy(), 0, "ConvNetW32", Options(resolve_options(info, given)), 4, torch::kCPU, nullptr};
+    return info.make()->distill(ctx);
+  };
+  const int64_t n = toy().train.size();
+  EXPECT_FALSE(distill_full(json::object()).outliers.defined());  // the plain upper bound: no S_out
+
+  const SyntheticSet poe = distill_full({{"poe", true}, {"poe_corruptions", {"jigsaw", "invert", "mosaic"}}});
+  EXPECT_EQ(poe.images.size(0), n);
+  ASSERT_TRUE(poe.outliers.defined());
+  EXPECT_EQ(poe.outliers.size(0), 3 * n);  // every corruption of every training image
+  EXPECT_EQ(poe.outliers.sizes().slice(1), poe.images.sizes().slice(1));
+  EXPECT_TRUE(torch::isfinite(poe.outliers).all().item<bool>());
+  EXPECT_EQ(poe.meta.at("outliers").at("kind"), "poe");
+  EXPECT_EQ(poe.meta.at("outliers").at("images"), 3 * n);
+  // Not the training images themselves: an inverted image differs from every original.
+  EXPECT_GT((poe.outliers.narrow(0, 0, 50) - poe.images.narrow(0, 0, 50)).abs().mean().item<double>(), 0.1);
+
+  const SyntheticSet oe = distill_full({{"oe", true}, {"oe_data", "toy32"}, {"num_oe_per_class", 7}});
+  ASSERT_TRUE(oe.outliers.defined());
+  EXPECT_EQ(oe.outliers.size(0), 7 * toy().info.num_classes);
+  EXPECT_EQ(oe.meta.at("outliers").at("kind"), "oe");
+  EXPECT_THROW(distill_full({{"poe", true}, {"batch_oe", 8}}), UserError);  // the evaluation's batch applies
+
+  // The trustdd protocol trains on T_in with T_out's H(U; f) term: a different model than without it.
+  SyntheticSet small = poe;  // a slice keeps the test fast
+  small.images = poe.images.narrow(0, 0, 40);
+  small.labels = poe.labels.narrow(0, 0, 40);
+  small.outliers = poe.outliers.narrow(0, 0, 40);
+  const EvalSpec spec = EvalSpec::from_json({{"protocol", "trustdd"}, {"net", "ConvNetW32"}, {"epochs", 2},
+                                             {"test_every", 1}, {"keep_from", 0}, {"ood", {"gaussian-noise"}}});
+  SyntheticSet without = small;
+  without.outliers = torch::Tensor();
+  EXPECT_NE(evaluate_once(small, toy(), spec, 6, torch::kCPU).train_loss,
+            evaluate_once(without, toy(), spec, 6, torch::kCPU).train_loss);
+}
