@@ -71,6 +71,71 @@ TEST(Methods, HerdingAndKCenterSelectIpcRealImagesPerClass) {
   }
 }
 
+// The IDM authors' ImageNet Subset herding: the images nearest the class-mean feature, a different pick
+// from greedy herding's at ipc > 1; an unknown selection is refused.
+TEST(Methods, HerdingNearestMeanIsAnotherSelection) {
+  const json base = {{"feature_net", "ConvNetW32"}, {"feature_pretrain_epochs", 0}};
+  json nearest = base;
+  nearest["selection"] = "nearest_mean";
+  const SyntheticSet greedy = distill("herding", 5, base), near = distill("herding", 5, nearest);
+  EXPECT_EQ(near.images.sizes(), greedy.images.sizes());
+  EXPECT_TRUE(torch::equal(near.labels, greedy.labels));
+  EXPECT_FALSE(torch::equal(near.images, greedy.images));
+  // The first pick of both is the sample nearest the mean (greedy herding's first step is the same rule).
+  EXPECT_TRUE(torch::equal(near.images[0], greedy.images[0]));
+  json bad = base;
+  bad["selection"] = "farthest";
+  EXPECT_THROW(distill("herding", 1, bad), UserError);
+}
+
+// Forgetting: ipc training images per class, the most often misclassified during a short training;
+// the same seed gives the same set; both counts run; bad options are refused.
+TEST(Methods, ForgettingKeepsTheMostForgettableRealImagesPerClass) {
+  const json o = {{"score_net", "ConvNetW32"}, {"train_epochs", 2}};
+  const SyntheticSet s = distill("forgetting", 3, o);
+  ASSERT_EQ(s.images.size(0), 30);
+  EXPECT_TRUE(torch::equal(s.labels, torch::arange(10).repeat_interleave(3)));
+  for (int64_t i = 0; i < 30; i += 4) {  // real training images of their own class
+    const auto diff = (toy().train.images - s.images[i].unsqueeze(0)).abs().flatten(1).sum(1);
+    const int64_t j = diff.argmin().item<int64_t>();
+    EXPECT_EQ(diff[j].item<double>(), 0.0);
+    EXPECT_EQ(toy().train.labels[j].item<int64_t>(), s.labels[i].item<int64_t>());
+  }
+  EXPECT_TRUE(torch::equal(s.images, distill("forgetting", 3, o).images));
+  EXPECT_EQ(s.meta.at("forgetting").at("count"), "incorrect");
+  EXPECT_GT(s.meta.at("forgetting").at("mean_incorrect").get<double>(), 0.0);
+  json events = o;
+  events["count"] = "events";
+  EXPECT_EQ(distill("forgetting", 3, events).images.size(0), 30);
+  json bad = o;
+  bad["count"] = "often";
+  EXPECT_THROW(distill("forgetting", 1, bad), UserError);
+  json too_many = o;
+  EXPECT_THROW(distill("forgetting", 101, too_many), UserError);  // toy28 has 100 images per class
+}
+
+// Mislabelled samples are the forgettable ones: three class-0 images labelled 1 are class 1's picks.
+TEST(Methods, ForgettingPicksMislabelledSamples) {
+  LoadedDataset d = toy();
+  d.train.labels = d.train.labels.clone();
+  const torch::Tensor zeros = d.class_indices[0];
+  const torch::Tensor moved = zeros.narrow(0, 0, 3);
+  d.train.labels.index_fill_(0, moved, 1);
+  d.class_indices[0] = zeros.narrow(0, 3, zeros.size(0) - 3);
+  d.class_indices[1] = torch::cat({d.class_indices[1], moved});
+  const MethodInfo& info = MethodRegistry::instance().get("forgetting");
+  torch::manual_seed(7);
+  DistillContext ctx{d, 3, "ConvNetW32",
+                     Options(resolve_options(info, {{"score_net", "ConvNetW32"}, {"train_epochs", 8}})), 7, torch::kCPU,
+                     nullptr};
+  const SyntheticSet s = info.make()->distill(ctx);
+  const torch::Tensor picks = s.images.narrow(0, 3, 3);  // class 1's
+  for (int64_t i = 0; i < 3; ++i) {
+    const auto diff = (d.train.images.index_select(0, moved) - picks[i].unsqueeze(0)).abs().flatten(1).sum(1);
+    EXPECT_EQ(diff.min().item<double>(), 0.0) << "pick " << i << " of class 1 is not a mislabelled image";
+  }
+}
+
 TEST(Methods, DmMovesPixelsAndKeepsLabels) {
   const SyntheticSet init = distill("random", 2, json::object());
   const SyntheticSet s = distill("dm", 2, {{"iterations", 3}, {"batch_real", 16}});
