@@ -329,9 +329,12 @@ SyntheticSet synthetic_set_for(const Job& job, Store& store, const LoadedDataset
   rec.config = job.run.distillation();
   rec.seed_index = job.seed_index;
   rec.seed = job.seed;
-  rec.synset_path = (std::filesystem::path(store.dir()) / "synsets" / job.run.distill_hash /
-                     ("s" + std::to_string(job.seed_index) + ".pt"))
-                        .string();
+  // A method that keeps no file (`full`) is distilled again whenever a job needs its set.
+  const bool stores_set = MethodRegistry::instance().get(job.run.config.at("method").get<std::string>()).stores_set;
+  if (stores_set)
+    rec.synset_path = (std::filesystem::path(store.dir()) / "synsets" / job.run.distill_hash /
+                       ("s" + std::to_string(job.seed_index) + ".pt"))
+                          .string();
   rec.provenance = base_provenance(opts);
   rec.provenance["dataset_identity"] = data.identity;
   rec.provenance["dataset_dir"] = data.source_dir;  // which copy was read

@@ -84,6 +84,9 @@ struct MethodInfo {
   bool matching = false;
   // distill() calls ctx.snapshot at the evaluation points, so best_iter selection can evaluate them.
   bool snapshots = false;
+  // False: a suite run keeps no file of the set (`full`: the training split itself, gigabytes at the paper
+  // tier); evaluating it again rebuilds it (same seed, same set). `ddbench distill --out` still writes it.
+  bool stores_set = true;
 };
 
 class MethodRegistry {

@@ -43,6 +43,10 @@ GridImage write_synset_grid(const std::string& synset_path, const std::string& d
                             const std::string& png_path, const GridOptions& opts) {
   GridImage g;
   try {
+    if (synset_path.empty()) {  // a method that keeps no file (`full`: the training split itself)
+      g.note = "no file kept for this set (the method's set is the training data)";
+      return g;
+    }
     if (!std::filesystem::exists(synset_path)) {
       g.note = "the set's file is not on this machine (" + synset_path + ")";
       return g;

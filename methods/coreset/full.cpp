@@ -65,6 +65,7 @@ std::vector<OptionSpec> full_outlier_specs() {
 DDBENCH_REGISTER_METHOD(MethodInfo{"full",
                                    "the whole training set (upper bound; use ipc 0); with oe / poe also the real "
                                    "outliers T_out (TrustDD's whole-dataset rows, evaluated with protocol trustdd)",
-                                   full_outlier_specs(), [] { return std::make_unique<FullDataset>(); }});
+                                   full_outlier_specs(), [] { return std::make_unique<FullDataset>(); },
+                                   /*matching=*/false, /*snapshots=*/false, /*stores_set=*/false});
 
 }  // namespace ddb
