@@ -127,14 +127,14 @@ EvalRunResult evaluate_once(const SyntheticSet& set, const LoadedDataset& data, 
 }
 
 namespace {
-// One run per seed, one after the other (phase "... run r/R"); a diverging run is recorded, the others go on.
+// One run per seed, one after the other (phase "<phase> r/R"); a diverging run is recorded, the others go on.
 std::vector<EvalRunOutcome> one_by_one(const EvalContext& ctx, const std::vector<uint64_t>& seeds,
                                        const std::function<EvalRunResult(const EvalContext&)>& run_one) {
   std::vector<EvalRunOutcome> out;
   for (size_t r = 0; r < seeds.size(); ++r) {
     EvalContext one = ctx;
     one.seed = seeds[r];
-    one.phase = ctx.phase + " run " + std::to_string(r + 1) + "/" + std::to_string(seeds.size());
+    one.phase = ctx.phase + " " + std::to_string(r + 1) + "/" + std::to_string(seeds.size());
     EvalRunOutcome o;
     try {
       o.result = run_one(one);
@@ -175,6 +175,23 @@ std::vector<EvalRunOutcome> evaluate_together(const SyntheticSet& set, const Loa
   std::vector<EvalRunOutcome> out = info.make()->run_together(ctx, seeds);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (auto& o : out) o.result.seconds = seconds / static_cast<double>(std::max<size_t>(1, out.size()));
+  return out;
+}
+
+EvalRuns evaluate_runs_of(const SyntheticSet& set, const LoadedDataset& data, const EvalSpec& spec,
+                          const std::vector<uint64_t>& seeds, torch::Device device, bool stack,
+                          const ProgressFn& progress, const std::string& phase, const LoadOptions& load) {
+  EvalRuns out;
+  if (stack) out.why_not_stacked = stacked_runs_unsupported(spec, data.info);
+  if (stack && out.why_not_stacked.empty()) {
+    out.outcomes = evaluate_together(set, data, spec, seeds, device, progress, phase, load);
+    out.stacked = true;
+    return out;
+  }
+  const EvalContext ctx{set, data, spec, 0, device, progress, phase, load};
+  out.outcomes = one_by_one(ctx, seeds, [](const EvalContext& one) {
+    return evaluate_once(one.set, one.data, one.spec, one.seed, one.device, one.progress, one.phase, one.load);
+  });
   return out;
 }
 

@@ -138,6 +138,19 @@ std::vector<EvalRunOutcome> evaluate_together(const SyntheticSet& set, const Loa
                                               const ProgressFn& progress = nullptr, const std::string& phase = "eval",
                                               const LoadOptions& load = {});
 
+// Every run of one set, one per seed, for the runner and `ddbench evaluate`: stacked through
+// evaluate_together when `stack` and stacked_runs_unsupported says nothing, else evaluate_once per seed
+// (progress phase "<phase> r/R"), a diverging run recorded and the others going on.
+struct EvalRuns {
+  std::vector<EvalRunOutcome> outcomes;  // in seed order
+  bool stacked = false;
+  std::string why_not_stacked;           // when `stack` was asked for and the runs went one after the other
+};
+EvalRuns evaluate_runs_of(const SyntheticSet& set, const LoadedDataset& data, const EvalSpec& spec,
+                          const std::vector<uint64_t>& seeds, torch::Device device, bool stack,
+                          const ProgressFn& progress = nullptr, const std::string& phase = "eval",
+                          const LoadOptions& load = {});
+
 // The loop most protocols share (VICO evaluate_synset): a fresh ctx.spec.net seeded with ctx.seed,
 // trained on the set with the spec's schedule and augmentation at learning rate `lr`, then top-1
 // accuracy on the test split (also returned as the "accuracy" row) and the rows of the shift sets of

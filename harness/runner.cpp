@@ -170,30 +170,18 @@ EvalOutput evaluate_runs(const SyntheticSet& train_set, const LoadedDataset& dat
   EvalOutput out;
   const std::string salt = test_seed_salt();  // test-only: new evaluation seeds for the same key
   const std::string seed_key = salt.empty() ? key : key + "#salt:" + salt;
-  if (opts.stack_runs && stacked_runs_unsupported(es, data.info).empty()) {
-    std::vector<uint64_t> seeds;
-    for (int r = 0; r < es.runs; ++r) seeds.push_back(derive_seed(seed_key, r, "eval"));
-    const auto outcomes = evaluate_together(train_set, data, es, seeds, opts.device, progress, phase_prefix + "eval", opts.data);
-    for (size_t r = 0; r < outcomes.size(); ++r) {
-      const int run = static_cast<int>(r);
-      if (!outcomes[r].failure.empty()) out.failures.push_back({run, outcomes[r].failure});
-      for (const auto& v : outcomes[r].result.values) out.metrics.push_back({run, v.metric, v.value});
-    }
-    out.stacked = true;
-    return out;
+  std::vector<uint64_t> seeds;
+  for (int r = 0; r < es.runs; ++r) seeds.push_back(derive_seed(seed_key, r, "eval"));
+  const EvalRuns runs =
+      evaluate_runs_of(train_set, data, es, seeds, opts.device, opts.stack_runs, progress, phase_prefix + "eval", opts.data);
+  for (size_t r = 0; r < runs.outcomes.size(); ++r) {
+    const int run = static_cast<int>(r);
+    // A diverged run is recorded as failed (check treats the cell as failed unless it allows failed
+    // runs); the job's other runs go on.
+    if (!runs.outcomes[r].failure.empty()) out.failures.push_back({run, runs.outcomes[r].failure});
+    for (const auto& v : runs.outcomes[r].result.values) out.metrics.push_back({run, v.metric, v.value});
   }
-  for (int r = 0; r < es.runs; ++r) {
-    const std::string phase = phase_prefix + "eval " + std::to_string(r + 1) + "/" + std::to_string(es.runs);
-    try {
-      const EvalRunResult er = evaluate_once(train_set, data, es, derive_seed(seed_key, r, "eval"), opts.device, progress, phase,
-                                               opts.data);
-      for (const auto& v : er.values) out.metrics.push_back({r, v.metric, v.value});
-    } catch (const Diverged& e) {
-      // Recorded as a failed run (check treats the cell as failed unless it allows failed runs);
-      // the job's other runs go on.
-      out.failures.push_back({r, e.what()});
-    }
-  }
+  out.stacked = runs.stacked;
   return out;
 }
 

@@ -116,30 +116,17 @@ void register_evaluate_command(CLI::App& app) {
       const torch::Device dev = resolve_device(device);
       std::vector<uint64_t> seeds;
       for (int64_t r = 0; r < runs; ++r) seeds.push_back(derive_seed(eval_identity, static_cast<int>(seed + r), "evaluate"));
-      auto progress_for = [](const std::string& who) {
-        return [who, last = -1L](const std::string& phase, long done, long total) mutable {
-          const long pct = total ? done * 100 / total : 0;
-          if (pct / 25 != last / 25) std::cerr << who << " " << phase << " epoch " << done << "/" << total << "\n";
-          last = pct;
-        };
+      long last = -1;
+      const ProgressFn progress = [&last](const std::string& phase, long done, long total) {
+        const long pct = total ? done * 100 / total : 0;
+        if (pct / 25 != last / 25) std::cerr << phase << " epoch " << done << "/" << total << "\n";
+        last = pct;
       };
-      std::vector<EvalRunOutcome> outcomes;
-      if (const std::string why = stacked_runs_unsupported(es, data.info);
-          resolve_stack_runs(stack_runs, dev) && why.empty()) {
-        std::cerr << runs << " runs trained as one stacked model (--stack-runs)\n";
-        outcomes = evaluate_together(set, data, es, seeds, dev, progress_for("runs"), "eval", lo);
-      } else {
-        if (stack_runs == "on" && runs > 1) std::cerr << "runs one after the other: " << why << "\n";
-        for (size_t r = 0; r < seeds.size(); ++r) {
-          EvalRunOutcome o;
-          try {
-            o.result = evaluate_once(set, data, es, seeds[r], dev, progress_for("run " + std::to_string(r + 1)), "eval", lo);
-          } catch (const Diverged& e) {
-            o.failure = e.what();
-          }
-          outcomes.push_back(std::move(o));
-        }
-      }
+      const EvalRuns evaluated =
+          evaluate_runs_of(set, data, es, seeds, dev, resolve_stack_runs(stack_runs, dev), progress, "eval", lo);
+      if (evaluated.stacked) std::cerr << runs << " runs trained as one stacked model (--stack-runs)\n";
+      if (stack_runs == "on" && runs > 1 && !evaluated.stacked) std::cerr << "runs one after the other: " << evaluated.why_not_stacked << "\n";
+      const std::vector<EvalRunOutcome>& outcomes = evaluated.outcomes;
       for (size_t r = 0; r < outcomes.size(); ++r) {
         const EvalRunResult& res = outcomes[r].result;
         if (!outcomes[r].failure.empty()) {
