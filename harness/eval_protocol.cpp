@@ -8,6 +8,7 @@
 #include "harness/nets/net.h"
 #include "harness/nets/stacked_convnet.h"
 #include "harness/run_streams.h"
+#include "harness/runner.h"  // default_cache_dir
 #include "harness/shifted_tests.h"
 #include "harness/train.h"
 #include "harness/train_stacked.h"
@@ -47,6 +48,11 @@ json EvalSpec::to_json() const {
     j["lambda_oe"] = lambda_oe;
     j["test_every"] = test_every;
     j["keep_from"] = keep_from;
+  }
+  if (protocol == "kd") {
+    j["temperature"] = temperature;
+    j["teacher_net"] = teacher_net;
+    j["teacher_epochs"] = teacher_epochs;
   }
   return j;
 }
@@ -105,21 +111,35 @@ EvalSpec EvalSpec::from_json(const json& j_in) {
   s.lambda_oe = j.value("lambda_oe", s.lambda_oe);
   s.test_every = j.value("test_every", s.test_every);
   s.keep_from = j.value("keep_from", s.keep_from);
+  s.teacher_net = str_or(j, "teacher_net", s.teacher_net);
+  s.teacher_epochs = j.value("teacher_epochs", s.teacher_epochs);
   if (s.protocol != "trustdd") {
-    for (const char* f : {"temperature", "lambda_oe", "test_every", "keep_from"})
+    for (const char* f : {"lambda_oe", "test_every", "keep_from"})
       if (j.contains(f)) throw UserError(std::string("eval.") + f + " applies to protocol trustdd only");
-  } else {
-    if (s.test_every < 1) throw UserError("eval.test_every must be >= 1");
-    if (s.temperature <= 0) throw UserError("eval.temperature must be > 0");
+  } else if (s.test_every < 1) {
+    throw UserError("eval.test_every must be >= 1");
+  }
+  if (s.protocol != "trustdd" && s.protocol != "kd" && j.contains("temperature"))
+    throw UserError("eval.temperature applies to protocols trustdd and kd only");
+  if (s.temperature <= 0) throw UserError("eval.temperature must be > 0");
+  if (s.protocol != "kd") {
+    for (const char* f : {"teacher_net", "teacher_epochs"})
+      if (j.contains(f)) throw UserError(std::string("eval.") + f + " applies to protocol kd only");
+  } else if (s.teacher_epochs < 1) {
+    throw UserError("eval.teacher_epochs must be >= 1");
   }
   return s;
 }
 
+namespace {
+std::string cache_dir_of(const EvalPaths& paths) { return paths.cache_dir.empty() ? default_cache_dir() : paths.cache_dir; }
+}  // namespace
+
 EvalRunResult evaluate_once(const SyntheticSet& set, const LoadedDataset& data, const EvalSpec& spec, uint64_t seed,
                             torch::Device device, const ProgressFn& progress, const std::string& phase,
-                            const LoadOptions& load) {
+                            const EvalPaths& paths) {
   const ProtocolInfo& info = protocol_registry().get(spec.protocol);  // planned or unknown -> UserError
-  const EvalContext ctx{set, data, spec, seed, device, progress, phase, load};
+  const EvalContext ctx{set, data, spec, seed, device, progress, phase, paths.load, cache_dir_of(paths)};
   const auto t0 = std::chrono::steady_clock::now();
   EvalRunResult r = info.make()->run(ctx);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -168,9 +188,9 @@ std::string stacked_runs_unsupported(const EvalSpec& spec, const DatasetInfo& in
 std::vector<EvalRunOutcome> evaluate_together(const SyntheticSet& set, const LoadedDataset& data, const EvalSpec& spec,
                                               const std::vector<uint64_t>& seeds, torch::Device device,
                                               const ProgressFn& progress, const std::string& phase,
-                                              const LoadOptions& load) {
+                                              const EvalPaths& paths) {
   const ProtocolInfo& info = protocol_registry().get(spec.protocol);
-  const EvalContext ctx{set, data, spec, 0, device, progress, phase, load};
+  const EvalContext ctx{set, data, spec, 0, device, progress, phase, paths.load, cache_dir_of(paths)};
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<EvalRunOutcome> out = info.make()->run_together(ctx, seeds);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -180,17 +200,18 @@ std::vector<EvalRunOutcome> evaluate_together(const SyntheticSet& set, const Loa
 
 EvalRuns evaluate_runs_of(const SyntheticSet& set, const LoadedDataset& data, const EvalSpec& spec,
                           const std::vector<uint64_t>& seeds, torch::Device device, bool stack,
-                          const ProgressFn& progress, const std::string& phase, const LoadOptions& load) {
+                          const ProgressFn& progress, const std::string& phase, const EvalPaths& paths) {
   EvalRuns out;
   if (stack) out.why_not_stacked = stacked_runs_unsupported(spec, data.info);
   if (stack && out.why_not_stacked.empty()) {
-    out.outcomes = evaluate_together(set, data, spec, seeds, device, progress, phase, load);
+    out.outcomes = evaluate_together(set, data, spec, seeds, device, progress, phase, paths);
     out.stacked = true;
     return out;
   }
-  const EvalContext ctx{set, data, spec, 0, device, progress, phase, load};
+  const EvalContext ctx{set, data, spec, 0, device, progress, phase, paths.load, cache_dir_of(paths)};
   out.outcomes = one_by_one(ctx, seeds, [](const EvalContext& one) {
-    return evaluate_once(one.set, one.data, one.spec, one.seed, one.device, one.progress, one.phase, one.load);
+    return evaluate_once(one.set, one.data, one.spec, one.seed, one.device, one.progress, one.phase,
+                         EvalPaths(one.load, one.cache_dir));
   });
   return out;
 }

@@ -44,10 +44,25 @@ struct EvalSpec {
   double lambda_oe = 0.5;
   int64_t test_every = 50;
   int64_t keep_from = 100;
+  // `kd` only (recorded in to_json() for that protocol only, with `temperature`, its KD temperature):
+  // the teacher (harness/teacher.h), its net (empty: the evaluated net, as RDED's conv5 -> conv5
+  // scripts) and its training epochs.
+  std::string teacher_net;
+  int64_t teacher_epochs = 50;
 
   json to_json() const;
   // From a suite cell's `eval` mapping; unknown protocol -> UserError listing them.
   static EvalSpec from_json(const json& j);
+};
+
+// Where a protocol finds what is neither in the set nor in the dataset: other datasets (OOD test sets,
+// through `load`) and cached artefacts (the kd protocol's teacher, in `cache_dir`; empty: the runner's
+// default, $DDBENCH_CACHE else ./cache). Converts from LoadOptions, so callers without a cache pass those.
+struct EvalPaths {
+  LoadOptions load;
+  std::string cache_dir;
+  EvalPaths() = default;
+  EvalPaths(const LoadOptions& l, std::string cache = {}) : load(l), cache_dir(std::move(cache)) {}  // NOLINT: implicit
 };
 
 // What a protocol is given for one evaluation run: the decoded synthetic set, the dataset (its test
@@ -61,6 +76,7 @@ struct EvalContext {
   ProgressFn progress;
   std::string phase = "eval";
   LoadOptions load;  // where datasets other than `data` are found (OOD test sets)
+  std::string cache_dir;  // EvalPaths::cache_dir (resolved: never empty)
 };
 
 // One metric value of one evaluation run. `metric` is a metric registry name, optionally followed by
@@ -125,7 +141,7 @@ const ProtocolInfo* find_protocol(const std::string& name);
 // One evaluation run through the spec's protocol (a fresh network seeded with `seed`).
 EvalRunResult evaluate_once(const SyntheticSet& set, const LoadedDataset& data, const EvalSpec& spec, uint64_t seed,
                             torch::Device device, const ProgressFn& progress = nullptr,
-                            const std::string& phase = "eval", const LoadOptions& load = {});
+                            const std::string& phase = "eval", const EvalPaths& paths = {});
 
 // Whether evaluate_together would train spec's runs as one stacked model: the protocol stacks runs,
 // spec.runs > 1 and spec.net stacks for this dataset's shape; else the reason (for the log).
@@ -136,7 +152,7 @@ std::string stacked_runs_unsupported(const EvalSpec& spec, const DatasetInfo& in
 std::vector<EvalRunOutcome> evaluate_together(const SyntheticSet& set, const LoadedDataset& data, const EvalSpec& spec,
                                               const std::vector<uint64_t>& seeds, torch::Device device,
                                               const ProgressFn& progress = nullptr, const std::string& phase = "eval",
-                                              const LoadOptions& load = {});
+                                              const EvalPaths& paths = {});
 
 // Every run of one set, one per seed, for the runner and `ddbench evaluate`: stacked through
 // evaluate_together when `stack` and stacked_runs_unsupported says nothing, else evaluate_once per seed
@@ -149,7 +165,7 @@ struct EvalRuns {
 EvalRuns evaluate_runs_of(const SyntheticSet& set, const LoadedDataset& data, const EvalSpec& spec,
                           const std::vector<uint64_t>& seeds, torch::Device device, bool stack,
                           const ProgressFn& progress = nullptr, const std::string& phase = "eval",
-                          const LoadOptions& load = {});
+                          const EvalPaths& paths = {});
 
 // The loop most protocols share (VICO evaluate_synset): a fresh ctx.spec.net seeded with ctx.seed,
 // trained on the set with the spec's schedule and augmentation at learning rate `lr`, then top-1

@@ -35,7 +35,11 @@ std::string metric_names_joined() {
 }
 
 // Top-1 test accuracy: what the `dc` and `mtt` protocols produce.
-DDBENCH_REGISTER_METRIC(MetricInfo{"accuracy", true, "%", "top-1 test accuracy after the protocol's last epoch"});
+DDBENCH_REGISTER_METRIC(MetricInfo{"accuracy", true, "%",
+                                   "top-1 test accuracy of the protocol's trained net (after its last epoch, unless it "
+                                   "selects a checkpoint: trustdd, kd)"});
+DDBENCH_REGISTER_METRIC(MetricInfo{"teacher_accuracy", true, "%",
+                                   "kd: top-1 test accuracy of the teacher the student learned from (harness/teacher.h)"});
 // On the shifted test sets of harness/shifted_tests.h (RDD's robustness evaluation): rows
 // worst_group_accuracy@<grouping> and accuracy_drop@<set>.
 DDBENCH_REGISTER_METRIC(MetricInfo{"worst_group_accuracy", true, "%",

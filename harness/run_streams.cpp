@@ -4,10 +4,16 @@
 
 namespace ddb {
 
-RunStreams::RunStreams(torch::Device device) {
-  generators_.push_back(at::globalContext().defaultGenerator(torch::Device(torch::kCPU)));
-  if (!device.is_cpu()) generators_.push_back(at::globalContext().defaultGenerator(device));
+namespace {
+// The CPU generator, and `device`'s when it is not the CPU.
+std::vector<at::Generator> default_generators(torch::Device device) {
+  std::vector<at::Generator> g{at::globalContext().defaultGenerator(torch::Device(torch::kCPU))};
+  if (!device.is_cpu()) g.push_back(at::globalContext().defaultGenerator(device));
+  return g;
 }
+}  // namespace
+
+RunStreams::RunStreams(torch::Device device) : generators_(default_generators(device)) {}
 
 size_t RunStreams::add(uint64_t seed) {
   torch::manual_seed(seed);
@@ -31,6 +37,20 @@ RunStreams::Entered::~Entered() {
   for (size_t g = 0; g < streams.generators_.size(); ++g) {
     std::lock_guard<std::mutex> lock(streams.generators_[g].mutex());
     streams.states_[run][g] = streams.generators_[g].get_state();
+  }
+}
+
+KeepStreams::KeepStreams(torch::Device device) : generators_(default_generators(device)) {
+  for (auto& g : generators_) {
+    std::lock_guard<std::mutex> lock(g.mutex());
+    states_.push_back(g.get_state());
+  }
+}
+
+KeepStreams::~KeepStreams() {
+  for (size_t i = 0; i < generators_.size(); ++i) {
+    std::lock_guard<std::mutex> lock(generators_[i].mutex());
+    generators_[i].set_state(states_[i]);
   }
 }
 

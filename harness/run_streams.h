@@ -38,4 +38,19 @@ class RunStreams {
   std::vector<std::vector<torch::Tensor>> states_;  // [stream][generator]
 };
 
+// Keeps the caller's random stream across work that seeds the default generators itself (training a
+// cached teacher inside a run: the run must draw the same numbers whether the teacher was on disk or
+// not). Saves the CPU generator's state, and `device`'s, on construction; puts them back on destruction.
+class KeepStreams {
+ public:
+  explicit KeepStreams(torch::Device device);
+  ~KeepStreams();
+  KeepStreams(const KeepStreams&) = delete;
+  KeepStreams& operator=(const KeepStreams&) = delete;
+
+ private:
+  std::vector<at::Generator> generators_;
+  std::vector<torch::Tensor> states_;
+};
+
 }  // namespace ddb

@@ -173,7 +173,8 @@ EvalOutput evaluate_runs(const SyntheticSet& train_set, const LoadedDataset& dat
   std::vector<uint64_t> seeds;
   for (int r = 0; r < es.runs; ++r) seeds.push_back(derive_seed(seed_key, r, "eval"));
   const EvalRuns runs =
-      evaluate_runs_of(train_set, data, es, seeds, opts.device, opts.stack_runs, progress, phase_prefix + "eval", opts.data);
+      evaluate_runs_of(train_set, data, es, seeds, opts.device, opts.stack_runs, progress, phase_prefix + "eval",
+                       EvalPaths(opts.data, opts.cache_dir));
   for (size_t r = 0; r < runs.outcomes.size(); ++r) {
     const int run = static_cast<int>(r);
     // A diverged run is recorded as failed (check treats the cell as failed unless it allows failed

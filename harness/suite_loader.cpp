@@ -63,7 +63,9 @@ const std::set<std::string> kInheritedKeys = {"paper", "requires", "uncertain", 
 const std::set<std::string> kEvalKeys = {"protocol", "net", "epochs", "augment", "runs", "steps", "selection", "eval_every", "eval_from",
                                          "batch_train", "lr_net", "dsa_strategy", "note",
                                          // trustdd: OOD test sets, Energy temperature, OE weight, checkpoint rule
-                                         "ood", "temperature", "lambda_oe", "test_every", "keep_from"};
+                                         "ood", "temperature", "lambda_oe", "test_every", "keep_from",
+                                         // kd: the teacher (harness/teacher.h)
+                                         "teacher_net", "teacher_epochs"};
 const std::set<std::string> kPaperKeys = {"value", "std", "runs", "selection", "source", "unavailable", "note"};
 
 class Checker {
@@ -157,9 +159,10 @@ class Checker {
       integer(ev["steps"], p + "eval.steps", 1);
       integer(ev["test_every"], p + "eval.test_every", 1);
       integer(ev["keep_from"], p + "eval.keep_from", 0);
+      integer(ev["teacher_epochs"], p + "eval.teacher_epochs", 1);
       if (ev["ood"] && !ev["ood"].IsNull() && !ev["ood"].IsScalar() && !ev["ood"].IsSequence())
         error(ev["ood"], p + "eval.ood", "must be a name or a list of names");
-      for (const char* f : {"protocol", "net", "augment"}) string(ev[f], p + "eval." + f);
+      for (const char* f : {"protocol", "net", "augment", "teacher_net"}) string(ev[f], p + "eval." + f);
     }
   }
 

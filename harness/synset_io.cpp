@@ -1,5 +1,6 @@
 #include "harness/synset_io.h"
 
+#include "core/files.h"
 #include "core/hashing.h"
 
 #include <torch/serialize.h>
@@ -12,17 +13,6 @@
 namespace ddb {
 
 namespace {
-
-void write_file_atomic(const std::string& path, const char* data, size_t size) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw UserError("cannot write " + tmp);
-    out.write(data, static_cast<std::streamsize>(size));
-    if (!out) throw UserError("write failed: " + tmp);
-  }
-  std::filesystem::rename(tmp, path);
-}
 
 SyntheticSet check_set(SyntheticSet s, const std::string& path) {
   if (!s.images.defined() || !s.labels.defined())
@@ -86,9 +76,9 @@ void save_synset(const SyntheticSet& set, const std::string& path) {
   if (set.learned_lr.defined()) dict.insert("lr", set.learned_lr.detach().cpu().reshape({}));
   if (set.outliers.defined()) dict.insert("outliers", set.outliers.detach().cpu().contiguous());
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  write_file_atomic(path, bytes.data(), bytes.size());
+  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
   const std::string sidecar = set.meta.dump(2) + "\n";
-  write_file_atomic(path + ".json", sidecar.data(), sidecar.size());
+  write_file_atomic(path + ".json", sidecar);
 }
 
 SyntheticSet load_synset(const std::string& path, int index, SynsetFileFacts* facts) {

@@ -25,7 +25,7 @@ void register_evaluate_command(CLI::App& app) {
   {
     auto* c = app.add_subcommand("evaluate", "Evaluate a saved synthetic set (ddbench's or Python's torch.save)");
     static std::string file, dataset, protocol = "dc", net = "ConvNet", augment = "none", data_root, device = "auto",
-                       stack_runs = "auto";
+                       stack_runs = "auto", cache_dir = default_cache_dir();
     static int64_t epochs = 300, runs = 1, seed = 0;
     static int threads = 0, index = 0;
     static bool zca = false;
@@ -54,6 +54,7 @@ void register_evaluate_command(CLI::App& app) {
                   "before it: the last epoch's model)");
     c->add_option("--index", index, "which set of a list of (images, labels) pairs")->capture_default_str();
     c->add_option("--data-root", data_root, "where datasets live");
+    c->add_option("--cache", cache_dir, "reusable artefacts such as the kd protocol's teacher (default $DDBENCH_CACHE, else ./cache)");
     c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
     c->add_option("--threads", threads, "intra-op threads (default: all cores)");
     c->add_option("--stack-runs", stack_runs,
@@ -123,7 +124,8 @@ void register_evaluate_command(CLI::App& app) {
         last = pct;
       };
       const EvalRuns evaluated =
-          evaluate_runs_of(set, data, es, seeds, dev, resolve_stack_runs(stack_runs, dev), progress, "eval", lo);
+          evaluate_runs_of(set, data, es, seeds, dev, resolve_stack_runs(stack_runs, dev), progress, "eval",
+                           EvalPaths(lo, cache_dir));
       if (evaluated.stacked) std::cerr << runs << " runs trained as one stacked model (--stack-runs)\n";
       if (stack_runs == "on" && runs > 1 && !evaluated.stacked) std::cerr << "runs one after the other: " << evaluated.why_not_stacked << "\n";
       const std::vector<EvalRunOutcome>& outcomes = evaluated.outcomes;

@@ -84,6 +84,14 @@ std::vector<Entry> build_registry() {
                      " (each block halves the map; D4 for 64 px, D5 for 128 px, D6 for 256 px)",
                  convnet(with_depth(d))});
   }
+  // RDED's conv3/conv4/conv5/conv6 (LINs-lab/RDED synthesize/utils.py load_model: net_norm "batch",
+  // width 128, avg pooling): the teachers and students of the kd protocol.
+  for (int64_t d = 1; d <= 6; ++d) {
+    ConvNetConfig c = with_depth(d);
+    c.norm = Norm::BatchNorm;
+    r.push_back({"ConvNetD" + std::to_string(d) + "BN", "ConvNet with depth " + std::to_string(d) + " and BatchNorm2d",
+                 convnet(c)});
+  }
   for (int64_t w : {32, 64, 128, 256}) {
     r.push_back(
         {"ConvNetW" + std::to_string(w), "ConvNet with width " + std::to_string(w), convnet(with_width(w))});

@@ -12,6 +12,7 @@
 #include <iterator>
 #include <mutex>
 
+#include "core/files.h"
 #include "datasets/readers.h"
 #include "harness/augment/dsa.h"
 #include "harness/plan.h"
@@ -32,19 +33,6 @@ std::string now_utc() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
-}
-
-// Temp file (unique per process, so two processes filling the same cache never interleave their
-// bytes) + rename: readers see either no file or a complete one.
-void write_atomic(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw UserError("cannot write " + tmp);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw UserError("write failed: " + tmp);
-  }
-  fs::rename(tmp, path);
 }
 
 // Expert training draws from the global CPU RNG (seeded per expert). Callers (a method's
@@ -264,7 +252,7 @@ void ExpertCache::record_in_meta(int64_t index, const json& facts) const {
     meta["git_commit"] = git_commit();
   }
   if (index >= 0) meta["experts"][std::to_string(index)] = facts;
-  write_atomic(path, meta.dump(2) + "\n");
+  write_file_atomic(path, meta.dump(2) + "\n");
 }
 
 json ExpertCache::trained_with(int64_t count) const {
@@ -370,7 +358,7 @@ void ExpertCache::train_one(int64_t index, torch::Device device, const ProgressF
   dict.insert("test_accuracy", torch::tensor(acc, torch::kDouble));
   dict.insert("seed", torch::tensor(static_cast<int64_t>(seed_of(index)), torch::kLong));
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  write_atomic(path_of(index), std::string(bytes.begin(), bytes.end()));
+  write_file_atomic(path_of(index), std::string(bytes.begin(), bytes.end()));
   record_in_meta(index, {{"test_accuracy", acc},
                          {"final_train_loss", last_loss},
                          {"seconds", seconds},

@@ -352,6 +352,7 @@ const CountCase kCounts[] = {
     {"ConvNetLN", kCifar, 663306},     {"ConvNetLN", kMnist, 661002},       {"ConvNetW32", kCifar, 24714},
     {"ConvNetW128", kCifar, 320010},   {"ConvNetW256", kCifar, 1229834},    {"ConvNetD1", kCifar, 331530},
     {"ConvNetD4", kCifar, 452490},     {"ConvNetD4", kTiny, 467850},        {"ConvNetD5", {3, 128, 128}, 615690},
+    {"ConvNetD5BN", {3, 128, 128}, 615690},
     {"ConvNetD6", {3, 256, 256}, 763530}, {"ConvNetNP", kCifar, 1610250},   {"ConvNetMP", kCifar, 320010},
     {"ConvNetAS", kCifar, 320010},     {"ConvNetASwishBN", kCifar, 320010}, {"MLP", kMnist, 118282},
     {"MLP", kCifar, 411146},           {"LeNet", kCifar, 62006},            {"LeNet", kMnist, 61706},
@@ -394,6 +395,8 @@ struct EmbedCase {
 
 // Expected embed dimension of `name` on 1x28x28 and 3x32x32.
 std::vector<EmbedCase> embed_cases(const std::string& name) {
+  // ConvNetD<d>BN embeds as ConvNetD<d> (BatchNorm has no effect on the shape).
+  if (name.size() == 11 && name.rfind("ConvNetD", 0) == 0 && name.substr(9) == "BN") return embed_cases(name.substr(0, 9));
   auto both = [](int64_t d) { return std::vector<EmbedCase>{{kMnist, d}, {kCifar, d}}; };
   if (name == "ConvNetD1") return both(128 * 16 * 16);
   if (name == "ConvNetD2") return both(128 * 8 * 8);
@@ -454,7 +457,7 @@ TEST_P(EveryNetInput, ForwardEmbedBackward) {
 TEST_P(EveryNet, PyTorchDefaultInitialisation) {
   const std::string name = GetParam();
   torch::manual_seed(2);
-  const ImageShape shape = name == "ConvNetD6" ? ImageShape{3, 64, 64} : kCifar;
+  const ImageShape shape = name.rfind("ConvNetD6", 0) == 0 ? ImageShape{3, 64, 64} : kCifar;
   auto net = make_net(name, shape, 10);
   int checked = 0;
   for (const auto& kv : net->named_modules()) {
@@ -516,7 +519,7 @@ TEST_P(EveryNet, PyTorchDefaultInitialisation) {
 
 TEST_P(EveryNet, HasBatchnormMatchesLayers) {
   const std::string name = GetParam();
-  const ImageShape shape = name == "ConvNetD6" ? ImageShape{3, 64, 64} : kCifar;
+  const ImageShape shape = name.rfind("ConvNetD6", 0) == 0 ? ImageShape{3, 64, 64} : kCifar;
   auto net = make_net(name, shape, 10);
   bool has_bn_layer = false;
   for (const auto& m : net->modules())
