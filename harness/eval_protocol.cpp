@@ -33,6 +33,11 @@ bool ProtocolInfo::supports_augment(const std::string& augment) const {
   return std::find(augments.begin(), augments.end(), augment) != augments.end();
 }
 
+namespace {
+// The protocols whose student learns from a cached teacher (harness/protocols/kd.cpp).
+bool learns_from_teacher(const std::string& protocol) { return protocol == "kd" || protocol == "soft_label_ce"; }
+}  // namespace
+
 json EvalSpec::to_json() const {
   json j{{"protocol", protocol}, {"net", net},         {"epochs", epochs},       {"augment", augment},
          {"runs", runs},         {"batch_train", batch_train}, {"lr_net", lr_net}, {"dsa_strategy", dsa_strategy}};
@@ -49,8 +54,8 @@ json EvalSpec::to_json() const {
     j["test_every"] = test_every;
     j["keep_from"] = keep_from;
   }
-  if (protocol == "kd") {
-    j["temperature"] = temperature;
+  if (protocol == "kd") j["temperature"] = temperature;
+  if (learns_from_teacher(protocol)) {
     j["teacher_net"] = teacher_net;
     j["teacher_epochs"] = teacher_epochs;
   }
@@ -122,9 +127,9 @@ EvalSpec EvalSpec::from_json(const json& j_in) {
   if (s.protocol != "trustdd" && s.protocol != "kd" && j.contains("temperature"))
     throw UserError("eval.temperature applies to protocols trustdd and kd only");
   if (s.temperature <= 0) throw UserError("eval.temperature must be > 0");
-  if (s.protocol != "kd") {
+  if (!learns_from_teacher(s.protocol)) {
     for (const char* f : {"teacher_net", "teacher_epochs"})
-      if (j.contains(f)) throw UserError(std::string("eval.") + f + " applies to protocol kd only");
+      if (j.contains(f)) throw UserError(std::string("eval.") + f + " applies to protocols kd and soft_label_ce only");
   } else if (s.teacher_epochs < 1) {
     throw UserError("eval.teacher_epochs must be >= 1");
   }

@@ -44,9 +44,9 @@ struct EvalSpec {
   double lambda_oe = 0.5;
   int64_t test_every = 50;
   int64_t keep_from = 100;
-  // `kd` only (recorded in to_json() for that protocol only, with `temperature`, its KD temperature):
-  // the teacher (harness/teacher.h), its net (empty: the evaluated net, as RDED's conv5 -> conv5
-  // scripts) and its training epochs.
+  // `kd` and `soft_label_ce` only (recorded in to_json() for those only; kd also records `temperature`,
+  // its KD temperature): the teacher (harness/teacher.h), its net (empty: the evaluated net, as RDED's
+  // conv5 -> conv5 scripts) and its training epochs.
   std::string teacher_net;
   int64_t teacher_epochs = 50;
 

@@ -71,35 +71,49 @@ std::unique_ptr<torch::optim::AdamW> rded_adamw(NetImpl& net, double lr) {
                                                torch::optim::AdamWOptions(lr).weight_decay(kWeightDecay));
 }
 
-class KdProtocol : public EvalProtocol {
+// How the student's targets are made. Kd: the teacher's softmax at T on each (CutMixed) batch, loss
+// KL(batchmean) at T. StaticSoftLabels (`soft_label_ce`): the teacher's softmax (T = 1) of each stored
+// image, computed once before training, loss = the soft-label cross-entropy -sum p log q; no CutMix
+// (mixing belongs to the relabelling EDF removed).
+enum class Targets { Kd, StaticSoftLabels };
+
+class TeacherStudentProtocol : public EvalProtocol {
  public:
+  explicit TeacherStudentProtocol(Targets targets) : targets_(targets) {}
+
   EvalRunResult run(const EvalContext& ctx) const override {
     const EvalSpec& spec = ctx.spec;
     const LoadedDataset& data = ctx.data;
     const int64_t classes = data.info.num_classes;
     const int64_t n = ctx.set.size();
-    if (n == 0) throw UserError("kd: the set has no images");
+    if (n == 0) throw UserError(spec.protocol + ": the set has no images");
     int64_t batch = spec.batch_train;
     if (batch <= 0) {
       batch = n % classes == 0 ? rded_batch_size(n / classes, classes, data.info.name) : 0;
       if (batch <= 0)
-        throw UserError("kd: RDED sets the batch size for IPC 1, 10 and 50 only; this set has " + std::to_string(n) +
-                        " images for " + std::to_string(classes) + " classes: give eval.batch_train");
+        throw UserError(spec.protocol + ": RDED sets the batch size for IPC 1, 10 and 50 only; this set has " +
+                        std::to_string(n) + " images for " + std::to_string(classes) + " classes: give eval.batch_train");
     }
     TeacherSpec ts;
     ts.net = spec.teacher_net.empty() ? spec.net : spec.teacher_net;
     ts.epochs = spec.teacher_epochs;
     const Teacher teacher = load_or_train_teacher(ctx.cache_dir, data, ts, ctx.device, ctx.progress);
+    const torch::Tensor images = ctx.set.images.detach().cpu();
+    torch::Tensor static_soft;
+    if (targets_ == Targets::StaticSoftLabels)
+      static_soft = map_batches(*teacher.net, images, ctx.device, 256,
+                                [&](const torch::Tensor& x) { return torch::softmax(teacher.net->forward(x), 1); });
+    teacher.net->eval();  // map_batches leaves nets in train mode
 
     torch::manual_seed(ctx.seed);
     Net student = make_net(spec.net, data.info.shape, classes);
     student->to(ctx.device);
     student->train();
     auto opt = rded_adamw(*student, spec.lr_net);
-    const torch::Tensor images = ctx.set.images.detach().cpu();
     const torch::Tensor no_labels = torch::zeros({n}, torch::kLong);  // CutMix's partner labels: unused
     const double T = spec.temperature;
     const int64_t epochs = spec.epochs;
+    const bool augment = spec.augment == "rded";
     namespace F = torch::nn::functional;
 
     EvalRunResult r;
@@ -112,17 +126,24 @@ class KdProtocol : public EvalProtocol {
       int64_t steps = 0;
       for (int64_t start = 0; start < n; start += batch) {
         const torch::Tensor idx = perm.narrow(0, start, std::min(batch, n - start));
-        torch::Tensor x = rded_transform(images.index_select(0, idx), kShuffleFactor);
-        torch::Tensor soft;
-        {
-          torch::NoGradGuard no_grad;
-          x = cutmix(x, no_labels.index_select(0, idx), 1.0, 1.0).images.to(ctx.device);
-          student->forward(x);  // the reference's train-accuracy forward (BatchNorm statistics move)
-          soft = torch::softmax(teacher.net->forward(x) / T, 1);
+        torch::Tensor x = images.index_select(0, idx);
+        if (augment) x = rded_transform(x, kShuffleFactor);
+        torch::Tensor loss;
+        if (targets_ == Targets::Kd) {
+          torch::Tensor soft;
+          {
+            torch::NoGradGuard no_grad;
+            x = cutmix(x, no_labels.index_select(0, idx), 1.0, 1.0).images.to(ctx.device);
+            student->forward(x);  // the reference's train-accuracy forward (BatchNorm statistics move)
+            soft = torch::softmax(teacher.net->forward(x) / T, 1);
+          }
+          const torch::Tensor log_student = torch::log_softmax(student->forward(x) / T, 1);
+          loss = F::kl_div(log_student, soft, F::KLDivFuncOptions().reduction(torch::kBatchMean));
+        } else {
+          x = x.to(ctx.device);
+          const torch::Tensor soft = static_soft.index_select(0, idx).to(ctx.device);
+          loss = -(soft * torch::log_softmax(student->forward(x), 1)).sum(1).mean();
         }
-        const torch::Tensor log_student = torch::log_softmax(student->forward(x) / T, 1);
-        const torch::Tensor loss =
-            F::kl_div(log_student, soft, F::KLDivFuncOptions().reduction(torch::kBatchMean));
         opt->zero_grad();
         loss.backward();
         opt->step();
@@ -144,6 +165,9 @@ class KdProtocol : public EvalProtocol {
     r.values.push_back({"teacher_accuracy", teacher.test_accuracy});
     return r;
   }
+
+ private:
+  Targets targets_;
 };
 
 }  // namespace
@@ -156,10 +180,27 @@ DDBENCH_REGISTER_PROTOCOL(ProtocolInfo{
     "image, AdamW 0.001 (wd 0.01 on weights) with a quarter-cosine lr, RDED's batch by IPC; accuracy = the best test "
     "top-1 of the checks after 80% of the epochs (every 10 and the last); teacher_accuracy = the teacher's",
     {"accuracy", "teacher_accuracy"},
-    [] { return std::make_unique<KdProtocol>(); },
+    [] { return std::make_unique<TeacherStudentProtocol>(Targets::Kd); },
     /*shifted_sets=*/false,
     /*augments=*/{"rded"},
     /*defaults=*/
     json{{"epochs", 300}, {"batch_train", 0}, {"lr_net", 0.001}, {"temperature", 20.0}, {"augment", "rded"}}});
+
+// EDF App. C.2 (Table 10): "we remove the knowledge distillation ... but keep soft labels ... train a
+// classification model on the synthetic images by only minimizing the cross-entropy loss between student
+// output and soft labels". What the soft labels are, and the schedule, EDF does not say: the teacher's
+// softmax of each stored image (T 1), computed once, and the kd protocol's optimiser, lr schedule, batch
+// rule, epochs, transform (augment rded, without CutMix) and checkpoint rule -- all assumed, in every
+// result's configuration.
+DDBENCH_REGISTER_PROTOCOL(ProtocolInfo{
+    "soft_label_ce", "1",
+    "EDF App. C.2: kd without the teacher in the loop -- the teacher's softmax of each stored image (computed once) "
+    "as soft labels, the student trained by soft-label cross-entropy with kd's optimiser, schedule, batch and "
+    "transform (no CutMix); accuracy = the best late test top-1 as kd; teacher_accuracy = the teacher's",
+    {"accuracy", "teacher_accuracy"},
+    [] { return std::make_unique<TeacherStudentProtocol>(Targets::StaticSoftLabels); },
+    /*shifted_sets=*/false,
+    /*augments=*/{"rded", "none"},
+    /*defaults=*/json{{"epochs", 300}, {"batch_train", 0}, {"lr_net", 0.001}, {"augment", "rded"}}});
 
 }  // namespace ddb

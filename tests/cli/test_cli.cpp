@@ -131,12 +131,12 @@ TEST(Cli, EvaluatesASetSavedByPythonTorchSave) {
 TEST(Cli, SuiteWithNothingRunnableIsSkippedForCtest) {
   const auto dir = temp_dir("cli");
   std::string text = kToySuite;
-  text.replace(text.find("method: random, ipc: 1"), 22, "method: cafe, ipc: 1");
-  text.replace(text.find("method: random, ipc: 2"), 22, "method: cafe, ipc: 2");
+  text.replace(text.find("method: random, ipc: 1"), 22, "method: kip, ipc: 1");
+  text.replace(text.find("method: random, ipc: 2"), 22, "method: kip, ipc: 2");
   const std::string suite = write_file(dir / "gpu.yaml", text);
   const CommandResult r = run("ctest-suite " + suite + " --tier cpu --results " + (dir / "res").string());
   EXPECT_EQ(r.code, 77) << r.output;
-  EXPECT_NE(r.output.find("unimplemented: method cafe"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unimplemented: method kip"), std::string::npos) << r.output;
 }
 
 TEST(Cli, RepositorySuitesAreValid) {
@@ -165,7 +165,7 @@ TEST(Cli, MistypedOptionFailsValidateRunAndCtestSuite) {
             std::string::npos) << v.output;
   // Defect: ctest-suite exited 77 (skipped) when nothing could run, even with invalid cells.
   std::string none_runnable = text;
-  none_runnable.replace(none_runnable.find("method: random, ipc: 1"), 22, "method: cafe, ipc: 1");
+  none_runnable.replace(none_runnable.find("method: random, ipc: 1"), 22, "method: kip, ipc: 1");
   const std::string suite2 = write_file(dir / "typo2.yaml", none_runnable);
   const CommandResult c = run("ctest-suite " + suite2 + " --tier cpu --results " + (dir / "res").string());
   EXPECT_EQ(c.code, 1) << c.output;

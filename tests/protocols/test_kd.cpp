@@ -229,6 +229,30 @@ TEST(KdProtocol, AnIpcWithoutRdedsBatchRuleNeedsABatch) {
   fs::remove_all(cache);
 }
 
+TEST(SoftLabelCe, TrainsOnTheTeachersSoftLabelsOfTheStoredImages) {
+  const fs::path cache = testing_support::temp_dir("slce");
+  const EvalPaths paths(LoadOptions{}, cache.string());
+  const EvalSpec spec = EvalSpec::from_json(json{{"protocol", "soft_label_ce"}, {"net", "ConvNetW32"}, {"epochs", 50},
+                                                 {"teacher_epochs", 2}, {"runs", 1}});
+  EXPECT_EQ(spec.augment, "rded");
+  EXPECT_TRUE(spec.to_json().contains("teacher_epochs"));
+  EXPECT_FALSE(spec.to_json().contains("temperature"));
+  EXPECT_THROW(EvalSpec::from_json(json{{"protocol", "soft_label_ce"}, {"temperature", 4}}), UserError);
+  SyntheticSet set = real_set(1);
+  const EvalRunResult a = evaluate_once(set, toy(), spec, 42, torch::kCPU, nullptr, "eval", paths);
+  EXPECT_GT(a.accuracy, 15.0) << "chance is 10%";
+  set.labels = set.labels.roll(1);  // the set's own labels are not read
+  const EvalRunResult b = evaluate_once(set, toy(), spec, 42, torch::kCPU, nullptr, "eval", paths);
+  EXPECT_DOUBLE_EQ(b.accuracy, a.accuracy);
+  // Not the kd protocol under another name: the same set, seed and teacher train differently.
+  json kd = spec.to_json();
+  kd["protocol"] = "kd";
+  kd.erase("augment");
+  const EvalRunResult k = evaluate_once(set, toy(), EvalSpec::from_json(kd), 42, torch::kCPU, nullptr, "eval", paths);
+  EXPECT_NE(k.train_loss, a.train_loss);
+  fs::remove_all(cache);
+}
+
 // ------------------------------------------------------------------------------ rded
 
 TEST(Rded, StitchesTheTeachersMostConfidentCropsInScoreOrder) {
@@ -269,6 +293,55 @@ TEST(Rded, StitchesTheTeachersMostConfidentCropsInScoreOrder) {
     for (size_t j = 1; j < scores.size(); ++j) EXPECT_LE(scores[j - 1], scores[j] + 1e-4) << "class " << c << " crop " << j;
   }
   fs::remove_all(cache);
+}
+
+// ------------------------------------------------------------------------------ sre2l
+
+TEST(Sre2l, RecoversImagesTheTeacherCallsTheirClassWithinThePixelRange) {
+  const fs::path cache = testing_support::temp_dir("sre2l");
+  const MethodInfo& info = MethodRegistry::instance().get("sre2l");
+  const int64_t ipc = 2;
+  DistillContext ctx{toy()};
+  ctx.ipc = ipc;
+  ctx.net = "ConvNetBN";
+  ctx.options = Options(resolve_options(info, json{{"iterations", 100}, {"teacher_epochs", 2}, {"jitter", 4}}));
+  ctx.cache_dir = cache.string();
+  torch::manual_seed(4);
+  const SyntheticSet set = info.make()->distill(ctx);
+  const int64_t classes = toy().info.num_classes;
+  ASSERT_EQ(set.images.sizes(), (std::vector<int64_t>{classes * ipc, 1, 28, 28}));
+  EXPECT_TRUE(torch::equal(set.labels, torch::arange(classes).repeat_interleave(ipc)));
+  const double m = toy().info.mean[0], s = toy().info.std[0];
+  EXPECT_GE(set.images.min().item<double>(), -m / s - 1e-6);
+  EXPECT_LE(set.images.max().item<double>(), (1 - m) / s + 1e-6);
+
+  TeacherSpec ts;
+  ts.net = "ConvNetBN";
+  ts.epochs = 2;
+  const Teacher teacher = load_or_train_teacher(cache.string(), toy(), ts, torch::kCPU);
+  torch::NoGradGuard no_grad;
+  const double recovered = torch::nn::functional::cross_entropy(teacher.net->forward(set.images), set.labels).item<double>();
+  torch::manual_seed(4);
+  const torch::Tensor noise = torch::randn_like(set.images).clamp(-m / s, (1 - m) / s);
+  const double from_noise = torch::nn::functional::cross_entropy(teacher.net->forward(noise), set.labels).item<double>();
+  EXPECT_LT(recovered, from_noise - 0.5) << "recovered " << recovered << ", noise " << from_noise;
+  const double acc = teacher.net->forward(set.images).argmax(1).eq(set.labels).to(torch::kDouble).mean().item<double>();
+  EXPECT_GE(acc, 0.7) << "chance is 0.1";
+  fs::remove_all(cache);
+}
+
+TEST(Sre2l, ATeacherWithoutReachableBatchNormIsRefused) {
+  const MethodInfo& info = MethodRegistry::instance().get("sre2l");
+  DistillContext ctx{toy()};
+  ctx.net = "ConvNetW32";
+  ctx.options = Options(resolve_options(info, json{{"iterations", 1}}));
+  ctx.cache_dir = testing_support::temp_dir("sre2l-refused").string();
+  try {
+    info.make()->distill(ctx);
+    FAIL() << "expected UserError";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("ConvNetD1BN .. ConvNetD6BN"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -41,7 +41,7 @@ TEST(Plan, EqualConfigurationsShareJobs) {
 }
 
 TEST(Plan, CellsThatCannotRunSayWhy) {
-  const Suite s = suite_from(R"(  - {id: m, method: cafe}
+  const Suite s = suite_from(R"(  - {id: m, method: kip}
   - {id: d, method: random, dataset: cifar10}
   - {id: g, method: random, requires: [gpu]}
   - {id: p, method: random, requires: ["pretrained:stylegan-xl"]}
@@ -54,7 +54,7 @@ TEST(Plan, CellsThatCannotRunSayWhy) {
   env.data.data_root = "/nonexistent-ddbench-data";
   const auto cells = plan_suite(s, env);
   EXPECT_EQ(cells[0].status, Status::Unimplemented);
-  EXPECT_EQ(cells[0].reason, "method cafe");
+  EXPECT_EQ(cells[0].reason, "method kip");
   EXPECT_EQ(cells[1].status, Status::DatasetMissing);
   EXPECT_NE(cells[1].reason.find("/nonexistent-ddbench-data"), std::string::npos) << cells[1].reason;
   EXPECT_EQ(cells[2].status, Status::NeedsGpu);
