@@ -49,6 +49,8 @@ struct EvalSpec {
   // conv5 -> conv5 scripts) and its training epochs.
   std::string teacher_net;
   int64_t teacher_epochs = 50;
+  // `cl_gdumb` only (recorded in to_json() for it only): the class-incremental steps (DM's CL_DM.py --steps).
+  int64_t steps = 0;
 
   json to_json() const;
   // From a suite cell's `eval` mapping; unknown protocol -> UserError listing them.

@@ -48,7 +48,7 @@ TEST(Plan, CellsThatCannotRunSayWhy) {
   - {id: o, method: random, metric: fpr95}
   - {id: x, method: dsa, options: {single_set: true}}
   - {id: n, method: random, eval: {net: ViT}}
-  - {id: k, method: random, eval: {protocol: cl_gdumb, net: ConvNetW32}}
+  - {id: k, method: random, eval: {protocol: kip, net: ConvNetW32}}
 )");
   PlanEnv env = cpu();
   env.data.data_root = "/nonexistent-ddbench-data";
@@ -64,7 +64,7 @@ TEST(Plan, CellsThatCannotRunSayWhy) {
   EXPECT_NE(cells[5].reason.find("single_set"), std::string::npos) << cells[5].reason;
   EXPECT_EQ(cells[6].status, Status::Unimplemented);
   EXPECT_EQ(cells[7].status, Status::Unimplemented);
-  EXPECT_EQ(cells[7].reason, "eval protocol cl_gdumb");
+  EXPECT_EQ(cells[7].reason, "eval protocol kip");
   // What the code cannot run has no configuration; what only this machine cannot run keeps one, so
   // results stored elsewhere (a GPU machine, the data present) are still read.
   for (size_t i : {0, 4, 5, 6, 7}) EXPECT_FALSE(cells[i].run.has_value()) << cells[i].cell->id;

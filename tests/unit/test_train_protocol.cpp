@@ -88,10 +88,10 @@ TEST(EvalProtocol, UnknownOrUnimplementedProtocolsAreErrors) {
   EXPECT_THROW(EvalSpec::from_json({{"protocol", "nope"}}), UserError);
   EXPECT_THROW(EvalSpec::from_json({{"augment", "mixup"}}), UserError);
   // Planned protocols are data (planned/evaluation.yaml): known, valid in a suite, not registered.
-  EXPECT_EQ(find_protocol("cl_gdumb"), nullptr);
-  EXPECT_TRUE(protocol_registry().is_planned("cl_gdumb"));
-  EXPECT_NO_THROW(EvalSpec::from_json({{"protocol", "cl_gdumb"}}));
-  EXPECT_THROW(evaluate_once(SyntheticSet{}, LoadedDataset{}, EvalSpec::from_json({{"protocol", "cl_gdumb"}}), 1, torch::kCPU),
+  EXPECT_EQ(find_protocol("kip"), nullptr);
+  EXPECT_TRUE(protocol_registry().is_planned("kip"));
+  EXPECT_NO_THROW(EvalSpec::from_json({{"protocol", "kip"}}));
+  EXPECT_THROW(evaluate_once(SyntheticSet{}, LoadedDataset{}, EvalSpec::from_json({{"protocol", "kip"}}), 1, torch::kCPU),
                UserError);
 }
 
