@@ -100,7 +100,7 @@ json TeacherSpec::to_json() const {
           {"weight_decay", weight_decay}, {"batch", batch}, {"augment", augment}};
 }
 
-json Teacher::provenance() const { return {{"key", key}, {"test_accuracy", test_accuracy}}; }
+json Teacher::provenance() const { return {{"key", key}, {"spec", spec.to_json()}, {"test_accuracy", test_accuracy}}; }
 
 Teacher load_or_train_teacher(const std::string& cache_dir, const LoadedDataset& data, const TeacherSpec& spec,
                               torch::Device device, const ProgressFn& progress) {
@@ -109,6 +109,7 @@ Teacher load_or_train_teacher(const std::string& cache_dir, const LoadedDataset&
   if (spec.epochs < 1) throw UserError("teacher epochs must be >= 1");
   const KeepStreams keep(device);  // the caller's stream is not ours to advance (make_net draws too)
   Teacher t;
+  t.spec = spec;
   const json key_json = {{"format", kFormat}, {"dataset", data.identity}, {"spec", spec.to_json()}};
   t.key = sha256_bytes(key_json.dump()).substr(0, 16);
   const fs::path dir = fs::path(cache_dir) / "teachers" / t.key;

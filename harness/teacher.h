@@ -30,10 +30,11 @@ struct TeacherSpec {
 
 struct Teacher {
   Net net;                    // eval mode, parameters frozen, on the requested device
+  TeacherSpec spec;
   std::string key;            // sha256-16 of {format, dataset identity, spec}
   std::string path;           // the weights file
   double test_accuracy = -1;  // percent on the test split, measured after training
-  json provenance() const;    // {key, spec, test_accuracy} for results
+  json provenance() const;    // {key, spec, test_accuracy}: what a set made with it records
 };
 
 // <cache_dir>/teachers/<key>/teacher.pt: a dict of the net's parameters and buffers by name (torch

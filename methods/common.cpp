@@ -41,4 +41,19 @@ void check_finite(double loss, const std::string& what, int64_t iteration) {
     throw Diverged(what + " loss became " + std::to_string(loss) + " at iteration " + std::to_string(iteration));
 }
 
+std::vector<OptionSpec> with_teacher_options(std::vector<OptionSpec> options, const std::string& net_note) {
+  options.push_back({"teacher_net", "string", "",
+                     "the teacher's net (default: the distillation net" + (net_note.empty() ? "" : "; " + net_note) +
+                         "); the kd protocol's teacher for the same net and epochs is the same cached file"});
+  options.push_back({"teacher_epochs", "int", 50, "epochs the teacher trains on the real training split (harness/teacher.h)"});
+  return options;
+}
+
+TeacherSpec teacher_spec_of(const DistillContext& ctx) {
+  TeacherSpec ts;
+  ts.net = ctx.options.str("teacher_net").empty() ? ctx.net : ctx.options.str("teacher_net");
+  ts.epochs = ctx.options.integer("teacher_epochs");
+  return ts;
+}
+
 }  // namespace ddb

@@ -65,9 +65,7 @@ class Rded : public Method {
     if (mipc < keep)
       throw UserError("rded: mipc " + std::to_string(mipc) + " real images per class give fewer crops than ipc x factor^2 = " +
                       std::to_string(keep));
-    TeacherSpec ts;
-    ts.net = ctx.options.str("teacher_net").empty() ? ctx.net : ctx.options.str("teacher_net");
-    ts.epochs = ctx.options.integer("teacher_epochs");
+    const TeacherSpec ts = teacher_spec_of(ctx);
     const Teacher teacher = load_or_train_teacher(ctx.cache_dir, data, ts, ctx.device, ctx.progress);
 
     ImagenetTransformParams crop;  // MultiRandomCrop: RandomResizedCrop(size // factor, ratio (1, 1))
@@ -116,7 +114,7 @@ class Rded : public Method {
     SyntheticSet s;
     s.images = torch::cat(images).contiguous();
     s.labels = class_major_labels(classes, ctx.ipc);
-    s.meta["teacher"] = {{"key", teacher.key}, {"spec", ts.to_json()}, {"test_accuracy", teacher.test_accuracy}};
+    s.meta["teacher"] = teacher.provenance();
     return s;
   }
 };
@@ -127,14 +125,11 @@ DDBENCH_REGISTER_METHOD(MethodInfo{
     "rded",
     "RDED (Sun et al. 2024): per class, random square crops of mipc real images scored by a cached teacher, the "
     "ipc x factor^2 most confident stitched factor x factor into each image; for the kd protocol",
-    {
+    with_teacher_options({
         {"factor", "int", 2, "crops per side of a synthetic image (RDED --factor)"},
         {"num_crop", "int", 5, "random crops per real image; the teacher keeps the best (RDED --num-crop)"},
         {"mipc", "int", 300, "real images drawn per class (RDED --mipc)"},
-        {"teacher_net", "string", "", "the teacher's net (default: the distillation net; the kd protocol's teacher "
-                                      "for the same net and epochs is the same cached file)"},
-        {"teacher_epochs", "int", 50, "epochs the teacher trains on the real training split (harness/teacher.h)"},
-    },
+    }),
     [] { return std::make_unique<Rded>(); }});
 
 }  // namespace ddb

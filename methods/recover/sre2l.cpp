@@ -73,9 +73,7 @@ class Sre2l : public Method {
                  first_multiplier = ctx.options.real("first_bn_multiplier");
     if (iterations < 1 || batch < 1 || jitter < 0) throw UserError("sre2l: iterations and batch_size must be >= 1, jitter >= 0");
     const LoadedDataset& data = ctx.data;
-    TeacherSpec ts;
-    ts.net = ctx.options.str("teacher_net").empty() ? ctx.net : ctx.options.str("teacher_net");
-    ts.epochs = ctx.options.integer("teacher_epochs");
+    const TeacherSpec ts = teacher_spec_of(ctx);
     {
       const Net probe = make_net(ts.net, data.info.shape, data.info.num_classes);
       if (!std::dynamic_pointer_cast<nets::ConvNet>(probe) || !probe->has_batchnorm())
@@ -129,7 +127,7 @@ class Sre2l : public Method {
     SyntheticSet s;
     s.images = images;
     s.labels = class_major_labels(classes, ctx.ipc);
-    s.meta["teacher"] = {{"key", teacher.key}, {"spec", ts.to_json()}, {"test_accuracy", teacher.test_accuracy}};
+    s.meta["teacher"] = teacher.provenance();
     return s;
   }
 };
@@ -140,16 +138,14 @@ DDBENCH_REGISTER_METHOD(MethodInfo{
     "sre2l",
     "SRe2L's recover (Yin et al. 2023): images optimised from noise against a cached BatchNorm teacher: "
     "CE + r_bn x BatchNorm-statistics distance, random crop/flip/roll per step, Adam with a cosine lr; relabel = the kd protocol",
-    {
+    with_teacher_options({
         {"iterations", "int", 4000, "optimisation steps per batch of images (SRe2L recover.sh --iteration)"},
         {"lr", "float", 0.25, "Adam learning rate, cosine-decayed to 0 (recover.sh --lr)"},
         {"r_bn", "float", 0.01, "weight of the BatchNorm-statistics term (recover.sh --r-bn)"},
         {"first_bn_multiplier", "float", 10.0, "extra weight of the first BatchNorm layer (data_synthesis.py default)"},
         {"jitter", "int", 32, "random roll of up to this many pixels per axis each step (data_synthesis.py default)"},
         {"batch_size", "int", 100, "classes optimised together, one image each (recover.sh --batch-size)"},
-        {"teacher_net", "string", "", "the teacher's net (default: the distillation net; must be a ConvNet with BatchNorm)"},
-        {"teacher_epochs", "int", 50, "epochs the teacher trains on the real training split (harness/teacher.h)"},
-    },
+    }, "a ConvNet with BatchNorm"),
     [] { return std::make_unique<Sre2l>(); }});
 
 }  // namespace ddb

@@ -4,25 +4,15 @@
 #include <set>
 
 #include "datasets/registry.h"
+#include "toy_sets.h"
 #include "harness/eval_protocol.h"
 
 namespace ddb {
 namespace {
 
-const LoadedDataset& toy() {
-  static const LoadedDataset d = load_dataset("toy28", {});
-  return d;
-}
+const LoadedDataset& toy() { return testing_support::toy28(); }
 
-SyntheticSet real_set(int64_t ipc) {
-  torch::manual_seed(5);
-  SyntheticSet s;
-  std::vector<torch::Tensor> imgs;
-  for (int64_t c = 0; c < toy().info.num_classes; ++c) imgs.push_back(toy().sample_class(c, ipc));
-  s.images = torch::cat(imgs);
-  s.labels = torch::arange(toy().info.num_classes).repeat_interleave(ipc);
-  return s;
-}
+SyntheticSet real_set(int64_t ipc) { return testing_support::toy28_real_set(ipc); }
 
 EvalSpec cl_spec(int64_t steps) {
   return EvalSpec::from_json(json{{"protocol", "cl_gdumb"}, {"net", "ConvNetW32"}, {"epochs", 5}, {"steps", steps}});

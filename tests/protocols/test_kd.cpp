@@ -8,6 +8,7 @@
 #include <set>
 
 #include "datasets/registry.h"
+#include "toy_sets.h"
 #include "harness/augment/rded_transform.h"
 #include "harness/eval_protocol.h"
 #include "harness/protocols/kd.h"
@@ -20,10 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const LoadedDataset& toy() {
-  static const LoadedDataset d = load_dataset("toy28", {});
-  return d;
-}
+const LoadedDataset& toy() { return testing_support::toy28(); }
 
 TeacherSpec small_teacher() {
   TeacherSpec t;
@@ -160,15 +158,7 @@ EvalSpec kd_spec(int64_t epochs) {
                                   {"teacher_epochs", 2}, {"runs", 1}});
 }
 
-SyntheticSet real_set(int64_t ipc) {
-  torch::manual_seed(5);
-  SyntheticSet s;
-  std::vector<torch::Tensor> imgs;
-  for (int64_t c = 0; c < toy().info.num_classes; ++c) imgs.push_back(toy().sample_class(c, ipc));
-  s.images = torch::cat(imgs);
-  s.labels = torch::arange(toy().info.num_classes).repeat_interleave(ipc);
-  return s;
-}
+SyntheticSet real_set(int64_t ipc) { return testing_support::toy28_real_set(ipc); }
 
 TEST(KdProtocol, SpecDefaultsAreRdedsAndItsFieldsAreKdOnly) {
   const EvalSpec s = EvalSpec::from_json(json{{"protocol", "kd"}});
