@@ -49,6 +49,19 @@ TrainSchedule inner_loop_schedule(double lr_net, int64_t inner_loop, int64_t bat
   return s;
 }
 
+TrainSchedule synthetic_training_schedule(double lr_net, int64_t epochs, int64_t batch_train, const Dsa* dsa,
+                                          const MatchingSeam& seam) {
+  std::function<torch::Tensor(const torch::Tensor&)> augment;
+  if (dsa != nullptr) augment = [dsa](const torch::Tensor& x) { return (*dsa)(x, -1); };
+  TrainSchedule schedule = inner_loop_schedule(lr_net, epochs, batch_train, std::move(augment));
+  if (!seam.empty())
+    schedule.batch_transform = [&seam](torch::Tensor x, torch::Tensor y) {
+      SynBatch b = seam.transform_inner_batch({std::move(x), std::move(y)});
+      return std::make_pair(std::move(b.images), std::move(b.labels));
+    };
+  return schedule;
+}
+
 bool freeze_batchnorm_stats(NetImpl& net, const LoadedDataset& data, int64_t per_class, torch::Device device) {
   // The reference tests `'BatchNorm' in module._get_name()`; LibTorch's names are
   // "torch::nn::BatchNorm2dImpl" etc.
@@ -146,19 +159,12 @@ double GradientMatchingStep::outlier_step(NetImpl& net, const torch::Tensor& syn
 
 void GradientMatchingStep::train_net(NetImpl& net, const torch::Tensor& syn, const torch::Tensor& labels,
                                      int64_t inner_loop, const torch::Tensor& syn_out) const {
-  std::function<torch::Tensor(const torch::Tensor&)> augment;
-  if (use_dsa_) augment = [this](const torch::Tensor& x) { return dsa_(x, -1); };
-  // A detached copy, as the reference's copy.deepcopy(image_syn.detach()).
-  TrainSchedule schedule = inner_loop_schedule(lr_net_, inner_loop, batch_train_, augment);
+  TrainSchedule schedule = synthetic_training_schedule(lr_net_, inner_loop, batch_train_, use_dsa_ ? &dsa_ : nullptr, seam_);
   if (syn_out.defined()) {
     schedule.outliers = syn_out.detach().clone();
     schedule.lambda_oe = outliers_.lambda_oe;
   }
-  if (!seam_.empty())
-    schedule.batch_transform = [this](torch::Tensor x, torch::Tensor y) {
-      SynBatch b = seam_.transform_inner_batch({std::move(x), std::move(y)});
-      return std::make_pair(std::move(b.images), std::move(b.labels));
-    };
+  // A detached copy, as the reference's copy.deepcopy(image_syn.detach()).
   train_classifier(net, syn.detach().clone(), labels, schedule);
 }
 

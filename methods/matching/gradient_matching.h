@@ -33,6 +33,13 @@ MatchingLoops resolve_loops(int64_t ipc, int64_t outer_loop, int64_t inner_loop)
 TrainSchedule inner_loop_schedule(double lr_net, int64_t inner_loop, int64_t batch_train,
                                   std::function<torch::Tensor(const torch::Tensor&)> augment);
 
+// inner_loop_schedule for a net trained on the synthetic set between pixel steps (dc/dsa's inner loop,
+// cafe's network update): per-sample DSA on every batch when `dsa` is given (the reference's
+// `epoch('train', ..., aug=True)`), and every batch through seam.transform_inner_batch() when a
+// modifier is active. The schedule refers to `dsa` and `seam`: they must outlive it.
+TrainSchedule synthetic_training_schedule(double lr_net, int64_t epochs, int64_t batch_train, const Dsa* dsa,
+                                          const MatchingSeam& seam);
+
 // Freezes BatchNorm statistics the way main.py does before each pixel step (BNSizePC = 16): one
 // train-mode forward over `per_class` real images of every class (concatenated), which moves the
 // running statistics one momentum step towards that batch, then eval mode for the BatchNorm modules
