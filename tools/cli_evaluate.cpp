@@ -30,7 +30,8 @@ void register_evaluate_command(CLI::App& app) {
     static int threads = 0, index = 0;
     static bool zca = false;
     static std::vector<std::string> ood;
-    static int64_t test_every = 0, keep_from = -1;
+    static int64_t test_every = 0, keep_from = -1, steps = 0, teacher_epochs = 0, batch_train = 0;
+    static std::string teacher_net;
     c->add_option("file", file, "tensor file: {'images','labels'} dict, (images, labels) pair, or list of pairs")->required();
     c->add_option("--dataset", dataset, "dataset whose test split is used (default: the sidecar's)");
     c->add_option("--protocol", protocol, "eval protocol (ddbench list protocols)")->capture_default_str();
@@ -39,8 +40,8 @@ void register_evaluate_command(CLI::App& app) {
                   "the protocol's epochs (dc, mtt, trustdd: the reference's Epoch, Epoch+1 are trained; idc: exactly "
                   "these); default: the protocol's (300; idc 1000)");
     c->add_option("--augment", augment,
-                  "none | dsa | dc_aug (dc, mtt, trustdd); none | dsa | dsa+cutmix (idc); default: the protocol's "
-                  "(none; idc dsa+cutmix)");
+                  "none | dsa | dc_aug (dc, mtt, trustdd); none | dsa | dsa+cutmix (idc); rded (kd; soft_label_ce also "
+                  "none); default: the protocol's (none; idc dsa+cutmix; kd, soft_label_ce rded; cl_gdumb dsa)");
     c->add_option("--runs", runs, "fresh networks to train")->capture_default_str();
     c->add_option("--seed", seed, "seed of the first run")->capture_default_str();
     c->add_option("--ood", ood,
@@ -52,6 +53,11 @@ void register_evaluate_command(CLI::App& app) {
     c->add_option("--keep-from", keep_from,
                   "protocol trustdd: the best-test-accuracy model from this epoch on is scored (default 100; none "
                   "before it: the last epoch's model)");
+    c->add_option("--batch-train", batch_train, "training batch size (default: the protocol's; kd: RDED's by IPC)");
+    c->add_option("--steps", steps, "protocol cl_gdumb: the class-incremental steps (5 or 10 in DM / IDM)");
+    c->add_option("--teacher-net", teacher_net,
+                  "protocols kd, soft_label_ce: the teacher's net (default: --net), trained once into --cache");
+    c->add_option("--teacher-epochs", teacher_epochs, "protocols kd, soft_label_ce: the teacher's epochs (default 50)");
     c->add_option("--index", index, "which set of a list of (images, labels) pairs")->capture_default_str();
     c->add_option("--data-root", data_root, "where datasets live");
     c->add_option("--cache", cache_dir, "reusable artefacts such as the kd protocol's teacher (default $DDBENCH_CACHE, else ./cache)");
@@ -100,6 +106,10 @@ void register_evaluate_command(CLI::App& app) {
       if (!ood.empty()) ej["ood"] = ood;
       if (test_every > 0) ej["test_every"] = test_every;
       if (keep_from >= 0) ej["keep_from"] = keep_from;
+      if (steps > 0) ej["steps"] = steps;
+      if (batch_train > 0) ej["batch_train"] = batch_train;
+      if (!teacher_net.empty()) ej["teacher_net"] = teacher_net;
+      if (teacher_epochs > 0) ej["teacher_epochs"] = teacher_epochs;
       EvalSpec es = EvalSpec::from_json(ej);
       const ProtocolInfo& pinfo = protocol_registry().get(es.protocol);
       for (const auto& o : es.ood)  // before any training: a name the protocol cannot score

@@ -92,7 +92,7 @@ class TeacherStudentProtocol : public EvalProtocol {
       batch = n % classes == 0 ? rded_batch_size(n / classes, classes, data.info.name) : 0;
       if (batch <= 0)
         throw UserError(spec.protocol + ": RDED sets the batch size for IPC 1, 10 and 50 only; this set has " +
-                        std::to_string(n) + " images for " + std::to_string(classes) + " classes: give eval.batch_train");
+                        std::to_string(n) + " images for " + std::to_string(classes) + " classes: give eval.batch_train (ddbench evaluate --batch-train)");
     }
     TeacherSpec ts;
     ts.net = spec.teacher_net.empty() ? spec.net : spec.teacher_net;
