@@ -23,6 +23,8 @@
 //   * tune_lr_img: lr_img x ipc / 10 x (size / base)^2 with base 224 for ImageNet, 28 for MNIST and 32
 //     for every other dataset (Fashion-MNIST included, as the code has it).
 // RDD (issue 12) changes the network update through the seam's network_batch / network_loss hooks.
+// DREAM (dream.cpp) changes which real images are matched and initialise the set through an
+// IdcRealSampler (idc.h); without one this file does exactly what it did before that hook.
 #include <algorithm>
 #include <cmath>
 
@@ -32,6 +34,7 @@
 #include "harness/nets/net.h"
 #include "harness/normalisation.h"
 #include "methods/common.h"
+#include "methods/matching/idc.h"
 #include "methods/matching/seam.h"
 
 namespace ddb {
@@ -108,9 +111,13 @@ double tuned_lr_img(const Options& o, const DatasetInfo& info, int64_t ipc) {
   return o.real("lr_img") * static_cast<double>(ipc) / 10.0 * (size / base) * (size / base);
 }
 
-class Idc : public Method {
- public:
-  SyntheticSet distill(const DistillContext& ctx) override {
+// Pixels [0, 1] of the initial set, class-major. With a sampler that selects_init(), its images
+// replace the random draws of init random / mix (DREAM's kmean / f2_init kmean).
+torch::Tensor initial_pixels(const DistillContext& ctx, int64_t factor, IdcRealSampler* sampler, NetImpl* net);
+
+}  // namespace
+
+SyntheticSet idc_distill(const DistillContext& ctx, IdcRealSampler* sampler) {
     const Options& o = ctx.options;
     const DatasetInfo& info = ctx.data.info;
     const int64_t factor = o.integer("factor");
@@ -132,8 +139,21 @@ class Idc : public Method {
     const double mix_p = o.real("mix_p") >= 0 ? o.real("mix_p") : (info.shape.height >= 64 ? 1.0 : 0.5);
     const MatchingSeam seam(o);
 
+    Net net;
+    std::unique_ptr<torch::optim::SGD> opt_net;
+    const auto fresh_net = [&] {
+      net = make_net(ctx.net, info.shape, info.num_classes);
+      net->to(ctx.device);
+      net->train();
+      opt_net = std::make_unique<torch::optim::SGD>(
+          net->parameters(), torch::optim::SGDOptions(o.real("lr_net")).momentum(0.9).weight_decay(5e-4));
+    };
+    // DREAM: the network that picks the initial images is built first and serves outer iteration 0.
+    const bool net_first = sampler && sampler->selects_init();
+    if (net_first) fresh_net();
+
     // The synthetic images in [0, 1] pixels.
-    torch::Tensor pix = initial_pixels(ctx, factor).to(ctx.device).requires_grad_(true);
+    torch::Tensor pix = initial_pixels(ctx, factor, net_first ? sampler : nullptr, net.get()).to(ctx.device).requires_grad_(true);
     const torch::Tensor labels = class_major_labels(info.num_classes, ctx.ipc).to(ctx.device);
     const double lr_img = tuned_lr_img(o, info, ctx.ipc);
     torch::optim::SGD opt_img({pix}, torch::optim::SGDOptions(lr_img).momentum(o.real("mom_img")));
@@ -147,8 +167,6 @@ class Idc : public Method {
     const int64_t batch_syn_max = o.integer("batch_syn_max");
     int64_t aug_seed = static_cast<int64_t>(ctx.seed % 1000000007ULL) * 1000;
 
-    Net net;
-    std::unique_ptr<torch::optim::SGD> opt_net;
     // One network update: `n_data` real images (all of them when n_data < 0) in batches.
     const auto train_net = [&](int64_t n_data) {
       torch::Tensor centres, centre_labels;
@@ -196,11 +214,7 @@ class Idc : public Method {
     double last = 0;
     for (int64_t it = 0; it < n_iter; ++it) {
       if (it % std::max<int64_t>(1, o.integer("fix_iter")) == 0) {
-        net = make_net(ctx.net, info.shape, info.num_classes);
-        net->to(ctx.device);
-        net->train();
-        opt_net = std::make_unique<torch::optim::SGD>(
-            net->parameters(), torch::optim::SGDOptions(o.real("lr_net")).momentum(0.9).weight_decay(5e-4));
+        if (!(net_first && it == 0)) fresh_net();
         for (int64_t e = 0; e < o.integer("early"); ++e) train_net(-1);
       }
       {
@@ -216,7 +230,8 @@ class Idc : public Method {
       double loss_total = 0;
       for (int64_t ot = 0; ot < inner_loop; ++ot) {
         for (int64_t c = 0; c < info.num_classes; ++c) {
-          const torch::Tensor real = ctx.data.sample_class(c, batch_real).to(ctx.device);
+          const torch::Tensor real =
+              (sampler ? sampler->real_batch(c, ot, *net) : ctx.data.sample_class(c, batch_real)).to(ctx.device);
           torch::Tensor syn = decode_zoom(apply_normalisation(pix.narrow(0, c * ctx.ipc, ctx.ipc), info), factor, half);
           torch::Tensor syn_lab = repeat_crops(labels.narrow(0, c * ctx.ipc, ctx.ipc), factor);
           if (batch_syn_max > 0 && syn.size(0) > batch_syn_max) {
@@ -267,10 +282,11 @@ class Idc : public Method {
     out.meta["pad_value"] = std::vector<float>(h.data_ptr<float>(), h.data_ptr<float>() + h.numel());
     out.meta["modifiers"] = seam.active();
     if (!seam.describe().empty()) out.meta["modifier_settings"] = seam.describe();
+    if (sampler && !sampler->describe().empty()) out.meta["real_sampler"] = sampler->describe();
     return out;
-  }
+}
 
-  SyntheticSet decode(const SyntheticSet& stored, const Options& options) const override {
+SyntheticSet idc_decode(const SyntheticSet& stored, const Options& options) {
     const int64_t factor = options.integer("factor");
     if (factor <= 1) return stored;
     SyntheticSet out = stored;
@@ -281,11 +297,11 @@ class Idc : public Method {
     out.images = decode_zoom(stored.images, factor, half);
     out.labels = repeat_crops(stored.labels, factor);
     return out;
-  }
+}
 
- private:
-  // Pixels [0, 1] of the initial set, class-major.
-  static torch::Tensor initial_pixels(const DistillContext& ctx, int64_t factor) {
+namespace {
+
+torch::Tensor initial_pixels(const DistillContext& ctx, int64_t factor, IdcRealSampler* sampler, NetImpl* net) {
     const DatasetInfo& info = ctx.data.info;
     const std::string init = factor > 1 ? "mix" : ctx.options.str("init");  // argument.py forces mix
     const int64_t h = info.shape.height, w = info.shape.width;
@@ -294,7 +310,8 @@ class Idc : public Method {
     if (init != "random" && init != "mix") throw UserError("idc: option init must be mix, random or noise, got '" + init + "'");
     const int64_t per = init == "mix" ? ctx.ipc * factor * factor : ctx.ipc;
     for (int64_t c = 0; c < info.num_classes; ++c) {
-      const torch::Tensor img = undo_normalisation(ctx.data.sample_class(c, per), info);
+      const torch::Tensor img =
+          undo_normalisation(sampler ? sampler->init_images(c, per, *net).cpu() : ctx.data.sample_class(c, per), info);
       if (img.size(0) < per)
         throw UserError("idc: class " + std::to_string(c) + " has " + std::to_string(img.size(0)) +
                         " training images; init needs " + std::to_string(per));
@@ -319,16 +336,20 @@ class Idc : public Method {
       }
     }
     return data;
+}
+
+class Idc : public Method {
+ public:
+  SyntheticSet distill(const DistillContext& ctx) override { return idc_distill(ctx, nullptr); }
+  SyntheticSet decode(const SyntheticSet& stored, const Options& options) const override {
+    return idc_decode(stored, options);
   }
 };
 
 }  // namespace
 
-DDBENCH_REGISTER_METHOD(MethodInfo{
-    "idc",
-    "IDC: gradient matching with multi-formation (factor^2 images per stored image, decoded at evaluation), "
-    "a network trained on real data during condensation",
-    {{"iterations", "int", 500, "outer iterations, each with a fresh network (the reference's niter * 100 / inner_loop; reproduce.py: niter 2000 CIFAR/SVHN/Fashion, 500 ImageNet, inner_loop 100)"},
+std::vector<OptionSpec> idc_option_specs() {
+  return {{"iterations", "int", 500, "outer iterations, each with a fresh network (the reference's niter * 100 / inner_loop; reproduce.py: niter 2000 CIFAR/SVHN/Fashion, 500 ImageNet, inner_loop 100)"},
      {"inner_loop", "int", 100, "pixel steps per class (each followed by a network update) per outer iteration"},
      {"factor", "int", 1, "multi-formation factor (reproduce: 2 for 32 px, 3 for ImageNet); > 1 forces init mix"},
      {"init", "string", "random", "mix | random | noise (the reference's default random; factor > 1 forces mix)"},
@@ -350,7 +371,14 @@ DDBENCH_REGISTER_METHOD(MethodInfo{
      {"mixup_net", "string", "cut", "cut (CutMix in the network update) | vanilla"},
      {"mix_p", "float", -1.0, "CutMix probability; -1 = the reference's: 0.5 for 28/32 px datasets, 1.0 for ImageNet"},
      {"beta", "float", 1.0, "CutMix Beta(beta, beta)"},
-     {"size", "int", 0, "image side the reference resizes to; must equal the dataset's (0 = the dataset's)"}},
+     {"size", "int", 0, "image side the reference resizes to; must equal the dataset's (0 = the dataset's)"}};
+}
+
+DDBENCH_REGISTER_METHOD(MethodInfo{
+    "idc",
+    "IDC: gradient matching with multi-formation (factor^2 images per stored image, decoded at evaluation), "
+    "a network trained on real data during condensation",
+    idc_option_specs(),
     [] { return std::make_unique<Idc>(); },
     /*matching=*/true});
 
