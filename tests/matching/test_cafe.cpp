@@ -10,25 +10,14 @@
 #include "methods/matching/cafe.h"
 #include "methods/method.h"
 
+#include "toy_data.h"
+
 using namespace ddb;
 
 namespace {
 
-const LoadedDataset& toy() {
-  static const LoadedDataset d = load_dataset("toy28", {});
-  return d;
-}
-
-// toy28 restricted to its first two classes (matching costs per class).
-const LoadedDataset& toy2() {
-  static const LoadedDataset d = [] {
-    LoadedDataset t = toy();
-    t.info.num_classes = 2;
-    t.class_indices.resize(2);
-    return t;
-  }();
-  return d;
-}
+const LoadedDataset& toy() { return testing_support::toy28_data(); }
+const LoadedDataset& toy2() { return testing_support::toy28_two_classes(); }
 
 // Small batches and windows, bounded loops: a few pixel steps per iteration.
 json fast(json given) {

@@ -11,25 +11,14 @@
 #include "methods/matching/gradient_distance.h"
 #include "methods/matching/gradient_matching.h"
 
+#include "toy_data.h"
+
 using namespace ddb;
 
 namespace {
 
-const LoadedDataset& toy() {
-  static const LoadedDataset d = load_dataset("toy28", {});
-  return d;
-}
-
-// toy28 restricted to its first two classes: matching costs per class, and these tests need two.
-const LoadedDataset& toy2() {
-  static const LoadedDataset d = [] {
-    LoadedDataset t = toy();
-    t.info.num_classes = 2;
-    t.class_indices.resize(2);
-    return t;
-  }();
-  return d;
-}
+const LoadedDataset& toy() { return testing_support::toy28_data(); }
+const LoadedDataset& toy2() { return testing_support::toy28_two_classes(); }
 
 Options options_of(const std::string& method, const json& given) {
   return Options(resolve_options(MethodRegistry::instance().get(method), given));
