@@ -58,14 +58,15 @@ ImagenetDraw crop_box(int64_t h, int64_t w, const ImagenetTransformParams& p, c1
 
 torch::Tensor resized_crop(const torch::Tensor& img, int64_t top, int64_t left, int64_t height, int64_t width,
                            int64_t out_h, int64_t out_w) {
-  const torch::Tensor crop = img.narrow(1, top, height).narrow(2, left, width);
+  const torch::Tensor crop = img.narrow(-2, top, height).narrow(-1, left, width);
   if (height == out_h && width == out_w) return crop;
   namespace F = torch::nn::functional;
-  return F::interpolate(crop.unsqueeze(0), F::InterpolateFuncOptions()
-                                               .size(std::vector<int64_t>{out_h, out_w})
-                                               .mode(torch::kBilinear)
-                                               .align_corners(false))
-      .squeeze(0);
+  const bool one = img.dim() == 3;
+  const torch::Tensor out = F::interpolate(one ? crop.unsqueeze(0) : crop, F::InterpolateFuncOptions()
+                                                                               .size(std::vector<int64_t>{out_h, out_w})
+                                                                               .mode(torch::kBilinear)
+                                                                               .align_corners(false));
+  return one ? out.squeeze(0) : out;
 }
 
 torch::Tensor grey(const torch::Tensor& img) {

@@ -91,7 +91,8 @@ class ImagenetTransform {
 namespace imagenet_aug {
 // torchvision RandomResizedCrop.get_params with our generator.
 ImagenetDraw crop_box(int64_t h, int64_t w, const ImagenetTransformParams& p, c10::optional<at::Generator> gen);
-// The crop [top, top + height) x [left, left + width) resized to out_h x out_w (bilinear).
+// The crop [top, top + height) x [left, left + width) resized to out_h x out_w (bilinear), of one image
+// [C, H, W] or of every image of a batch [N, C, H, W] (one box for all, as torchvision on a 4-D tensor).
 torch::Tensor resized_crop(const torch::Tensor& img, int64_t top, int64_t left, int64_t height, int64_t width,
                            int64_t out_h, int64_t out_w);
 torch::Tensor grey(const torch::Tensor& img);  // 0.299 R + 0.587 G + 0.114 B, [1, H, W]

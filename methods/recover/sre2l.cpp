@@ -51,15 +51,9 @@ std::pair<torch::Tensor, torch::Tensor> logits_and_bn_loss(nets::ConvNet& net, t
 
 // One crop box and one flip for the whole batch (torchvision transforms on a 4-D tensor), resized back.
 torch::Tensor crop_flip_batch(const torch::Tensor& x) {
-  namespace F = torch::nn::functional;
   const int64_t h = x.size(2), w = x.size(3);
   const ImagenetDraw b = imagenet_aug::crop_box(h, w, ImagenetTransformParams{0.08, 1.0}, c10::nullopt);
-  torch::Tensor out = x.narrow(2, b.top, b.height).narrow(3, b.left, b.width);
-  if (b.height != h || b.width != w)
-    out = F::interpolate(out, F::InterpolateFuncOptions()
-                                  .size(std::vector<int64_t>{h, w})
-                                  .mode(torch::kBilinear)
-                                  .align_corners(false));
+  torch::Tensor out = imagenet_aug::resized_crop(x, b.top, b.left, b.height, b.width, h, w);
   if (torch::rand({1}, torch::TensorOptions().dtype(torch::kDouble)).item<double>() < 0.5) out = out.flip({3});
   return out;
 }
