@@ -103,6 +103,20 @@ torch::Tensor ConvNet::embed(torch::Tensor x) {
 
 torch::Tensor ConvNet::forward(torch::Tensor x) { return classifier_->forward(embed(x)); }
 
+ConvNet::BlockTrace ConvNet::trace_blocks(torch::Tensor x) {
+  // Each block: conv, [norm], activation, [pool] (the constructor above).
+  const size_t per_block = 2 + (config_.norm != Norm::None ? 1 : 0) + (config_.pool != Pool::None ? 1 : 0);
+  const size_t activation_at = config_.norm != Norm::None ? 2 : 1;
+  BlockTrace trace;
+  size_t i = 0;
+  for (auto& m : *features_) {
+    x = m.forward(x);
+    if (i++ % per_block == activation_at) trace.activations.push_back(x);
+  }
+  trace.output = x;
+  return trace;
+}
+
 std::pair<torch::Tensor, torch::Tensor> ConvNet::feature_map_and_logits(torch::Tensor x) {
   // The last block's pool (if any) is the last module: the map is taken just before it.
   const size_t n = features_->size();

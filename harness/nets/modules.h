@@ -50,6 +50,15 @@ class ConvNet : public NetImpl {
   std::pair<torch::Tensor, torch::Tensor> feature_map_and_logits(torch::Tensor x) override;
   bool has_batchnorm() const override { return config_.norm == Norm::BatchNorm; }
   int64_t feature_dim() const { return feature_dim_; }
+  // One forward through the blocks by their modules (not the fused kernel), keeping what the methods
+  // that match intermediate layers read (CAFE, DataDAM): each block's activation output, before its
+  // pool (what a forward hook on the reference's activation module sees), and the last block's output
+  // after its pool (the embedding, unflattened).
+  struct BlockTrace {
+    std::vector<torch::Tensor> activations;  // one per block, first block first
+    torch::Tensor output;
+  };
+  BlockTrace trace_blocks(torch::Tensor x);
   // For harness/nets/stacked_convnet.cpp, which stacks the parameters of several ConvNets.
   const ConvNetConfig& config() const { return config_; }
   torch::nn::Sequential& features() { return features_; }

@@ -78,17 +78,9 @@ CafeFeatures cafe_features(NetImpl& net, const torch::Tensor& x) {
   auto* conv = dynamic_cast<nets::ConvNet*>(&net);
   if (conv == nullptr)
     throw UserError("cafe: layer-wise features are defined for the ConvNet family (the reference's networks.py ConvNet)");
-  const nets::ConvNetConfig& cfg = conv->config();
-  // Each block: conv, [norm], activation, [pool] (harness/nets/convnet.cpp).
-  const size_t per_block = 2 + (cfg.norm != nets::Norm::None ? 1 : 0) + (cfg.pool != nets::Pool::None ? 1 : 0);
-  const size_t activation_at = cfg.norm != nets::Norm::None ? 2 : 1;
-  std::vector<torch::Tensor> activations;  // each block's, before its pool
-  torch::Tensor h = x;
-  size_t i = 0;
-  for (auto& m : *conv->features()) {
-    h = m.forward(h);
-    if (i++ % per_block == activation_at) activations.push_back(h);
-  }
+  const nets::ConvNet::BlockTrace trace = conv->trace_blocks(x);
+  const std::vector<torch::Tensor>& activations = trace.activations;  // each block's, before its pool
+  const torch::Tensor& h = trace.output;
   CafeFeatures out;
   out.layers.push_back(h);
   for (size_t k = 0; k < 3 && k < activations.size(); ++k) out.layers.push_back(activations[activations.size() - 1 - k]);

@@ -1,5 +1,5 @@
 // The matching seam: what the seed papers change inside a matching method, in one place every
-// matching method (dc, dsa, dm, idm, mtt, tesla, ftd) calls, so a paper's change is an option of
+// matching method (dc, dsa, dm, idm, idc, cafe, datadam, mtt, tesla, ftd, ...) calls, so a paper's change is an option of
 // those methods instead of a fork of each.
 //
 // A matching step, seen by the seam:
