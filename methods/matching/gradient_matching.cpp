@@ -97,10 +97,17 @@ GradientMatchingStep::GradientMatchingStep(const LoadedDataset& data, int64_t ip
       device_(device) {
   check_gradient_distance_metric(metric_);
   if (batch_real_ < 1 || batch_train_ < 1) throw UserError("options batch_real and batch_train must be >= 1");
+  single_set_ = o.flag("single_set");
+  random_outliers_ = o.flag("random_outliers");
+  if ((single_set_ || random_outliers_) && !outliers_.enabled())
+    throw UserError(std::string("option ") + (single_set_ ? "single_set" : "random_outliers") +
+                    " needs outliers: set oe or poe (TrustDD's variants of S_out)");
+  if (single_set_ && random_outliers_)
+    throw UserError("options single_set and random_outliers exclude each other (single_set has no S_out to select)");
 }
 
 double GradientMatchingStep::outer_step(NetImpl& net, const torch::Tensor& syn, const torch::Tensor& labels,
-                                        torch::optim::Optimizer& pixel_optimizer) {
+                                        torch::optim::Optimizer& pixel_optimizer, OutlierSource* single_set) {
   // main.py recomputes and freezes the BatchNorm statistics before every outer step (BNSizePC = 16);
   // the inner loop's `epoch('train')` puts them back in train mode.
   constexpr int64_t kBnImagesPerClass = 16;
@@ -115,13 +122,17 @@ double GradientMatchingStep::outer_step(NetImpl& net, const torch::Tensor& syn, 
     torch::Tensor real = data_.sample_class(c, batch_real_).to(device_);
     const torch::Tensor real_labels = torch::full({real.size(0)}, c, torch::TensorOptions().dtype(torch::kLong).device(device_));
     SynBatch s = seam_.transform_synthetic({syn.narrow(0, c * ipc_, ipc_), labels.narrow(0, c * ipc_, ipc_)});
+    // Eq. 12's T = T_in + T_out: the slot's real outliers, under the same augmentation A as T_in.
+    torch::Tensor outliers = single_set != nullptr ? single_set->sample(c, outliers_.batch_oe).to(device_) : torch::Tensor();
     if (use_dsa_) {
       const int64_t seed = static_cast<int64_t>(siamese_rng_() % 100000);
       real = dsa_(real, seed);
       s.images = dsa_(s.images, seed);
+      if (outliers.defined()) outliers = dsa_(outliers, seed);
     }
     last_syn_batch_ = s.images.size(0);
-    const torch::Tensor loss_real = torch::nn::functional::cross_entropy(net.forward(real), real_labels);
+    torch::Tensor loss_real = torch::nn::functional::cross_entropy(net.forward(real), real_labels);
+    if (outliers.defined()) loss_real = loss_real + outliers_.lambda_oe * uniform_cross_entropy(net.forward(outliers));
     std::vector<torch::Tensor> g_real = torch::autograd::grad({loss_real}, params);
     for (auto& g : g_real) g = g.detach();
     const torch::Tensor loss_syn = torch::nn::functional::cross_entropy(net.forward(s.images), s.labels.to(device_));
@@ -195,12 +206,21 @@ class GradientMatching : public Method {
     std::unique_ptr<OutlierSource> outlier_source;
     torch::Tensor syn_out;
     std::unique_ptr<torch::optim::SGD> outlier_opt;
+    // single_set: no S_out; the source feeds the InD matching term (Eq. 12). random_outliers: S_out
+    // is real outliers of each slot, kept as drawn (no optimiser).
     if (step.outliers().enabled()) {
       outlier_source = std::make_unique<OutlierSource>(ctx, step.outliers(), info.num_classes);
-      syn_out = outlier_init(*outlier_source, info, ctx.ipc, init_kind == "real").to(ctx.device).detach().requires_grad_(true);
-      outlier_opt = std::make_unique<torch::optim::SGD>(
-          std::vector<torch::Tensor>{syn_out}, torch::optim::SGDOptions(o.real("lr_img")).momentum(o.real("momentum")));
+      if (!step.single_set()) {
+        const bool real_outliers = init_kind == "real" || step.random_outliers();
+        syn_out = outlier_init(*outlier_source, info, ctx.ipc, real_outliers).to(ctx.device).detach();
+        if (!step.random_outliers()) {
+          syn_out.requires_grad_(true);
+          outlier_opt = std::make_unique<torch::optim::SGD>(
+              std::vector<torch::Tensor>{syn_out}, torch::optim::SGDOptions(o.real("lr_img")).momentum(o.real("momentum")));
+        }
+      }
     }
+    OutlierSource* single_set = step.single_set() ? outlier_source.get() : nullptr;
 
     double last = 0, last_oe = 0;
     // `for it in range(Iteration + 1)` evaluates at the top of `it == Iteration`, after Iteration
@@ -212,10 +232,10 @@ class GradientMatching : public Method {
       net->train();
       double sum = 0, sum_oe = 0;
       for (int64_t ol = 0; ol < loops.outer; ++ol) {
-        const double loss = step.outer_step(*net, syn, labels, pixel_opt);
+        const double loss = step.outer_step(*net, syn, labels, pixel_opt, single_set);
         check_finite(loss, name + " gradient matching", it);
         sum += loss;
-        if (outlier_source) {
+        if (outlier_opt) {
           const double loss_oe = step.outlier_step(*net, syn_out, *outlier_source, *outlier_opt);
           check_finite(loss_oe, name + " outlier matching", it);
           sum_oe += loss_oe;
@@ -236,9 +256,11 @@ class GradientMatching : public Method {
     out.meta["inner_loop"] = loops.inner;
     out.meta["modifiers"] = step.seam().active();
     if (outlier_source) {
-      out.outliers = syn_out.detach().cpu();
+      if (syn_out.defined()) out.outliers = syn_out.detach().cpu();
       out.meta["outliers"] = outlier_source->describe();
-      out.meta["final_loss_oe"] = last_oe;
+      if (outlier_opt) out.meta["final_loss_oe"] = last_oe;
+      if (step.single_set()) out.meta["outliers"]["single_set"] = "TrustDD Eq. 12: T_out in S_in's matching term, no S_out";
+      if (step.random_outliers()) out.meta["outliers"]["random_outliers"] = "TrustDD Fig. 5(b) -R: S_out = real outliers, not distilled";
     }
     return out;
   }
@@ -265,6 +287,12 @@ MethodInfo gradient_matching_info(bool use_dsa) {
   if (use_dsa)
     options.push_back({"dsa_strategy", "string", "", "DSA strategy; empty = the dataset's default (no flip for digits)"});
   for (auto& spec : outlier_option_specs()) options.push_back(std::move(spec));  // TrustDD OE / POE
+  // Off at their defaults: out of the configuration hash (existing dc/dsa keys unchanged).
+  options.push_back({"single_set", "bool", false,
+                     "TrustDD Appendix A.5.2 (Eq. 12), with oe or poe: no S_out; each class's real gradient is of CE(T_in) + "
+                     "lambda_oe * H(U; f(T_out)) (batch_oe outliers of the slot, same Siamese augmentation)", /*neutral_default=*/true});
+  options.push_back({"random_outliers", "bool", false,
+                     "TrustDD Figure 5(b) '-R', with oe or poe: S_out = randomly selected real outliers of each slot, not distilled", /*neutral_default=*/true});
   return MethodInfo{
       use_dsa ? "dsa" : "dc",
       use_dsa ? "DC gradient matching with Siamese DSA on real and synthetic batches and DSA in the inner loop"

@@ -59,8 +59,11 @@ class GradientMatchingStep {
   // net's parameters, gradient distance terms; all terms -> seam.reduce -> backward ->
   // seam.on_pixel_gradient -> optimiser step on `syn`. Returns the loss (summed over classes).
   // syn: [classes * ipc, C, H, W] leaf with requires_grad, class-major; labels int64 class-major.
+  // single_set (TrustDD Appendix A.5.2, Eq. 12: T_in and T_out distilled into one labelled set): the
+  // real side's loss for class c is CE(A(T_in,c)) + lambda_oe * H(U; f(A(T_out))), T_out = batch_oe
+  // real outliers of slot c under the class's Siamese seed; the synthetic side keeps its CE.
   double outer_step(NetImpl& net, const torch::Tensor& syn, const torch::Tensor& labels,
-                    torch::optim::Optimizer& pixel_optimizer);
+                    torch::optim::Optimizer& pixel_optimizer, OutlierSource* single_set = nullptr);
 
   // TrustDD's outlier term (main_oe.py / main_poe.py "2. oe data"), after outer_step on the same net:
   // for every outlier slot c, batch_oe real outliers of the slot and S_out's slot c (ipc images), one
@@ -75,6 +78,11 @@ class GradientMatchingStep {
   void train_net(NetImpl& net, const torch::Tensor& syn, const torch::Tensor& labels, int64_t inner_loop,
                  const torch::Tensor& syn_out = {}) const;
   const OutlierOptions& outliers() const { return outliers_; }
+  // TrustDD's variants of its outlier set, dc/dsa options (both need oe or poe):
+  //   single_set      (Appendix A.5.2, Eq. 12): no S_out; T_out enters S_in's matching term.
+  //   random_outliers (Figure 5(b) '-R'): S_out = randomly selected real outliers, never distilled.
+  bool single_set() const { return single_set_; }
+  bool random_outliers() const { return random_outliers_; }
 
   // Size of the last synthetic batch the matching loss saw (after the seam's transform).
   int64_t last_synthetic_batch() const { return last_syn_batch_; }
@@ -91,6 +99,8 @@ class GradientMatchingStep {
   Dsa dsa_;
   MatchingSeam seam_;
   OutlierOptions outliers_;
+  bool single_set_ = false;
+  bool random_outliers_ = false;
   std::mt19937_64 siamese_rng_;  // the reference draws Siamese seeds from the clock
   torch::Device device_;
   int64_t last_syn_batch_ = 0;

@@ -161,3 +161,45 @@ TEST(OutlierExposure, FullCarriesTheWholeOutlierPoolForTheWholeDatasetRows) {
   EXPECT_NE(evaluate_once(small, toy(), spec, 6, torch::kCPU).train_loss,
             evaluate_once(without, toy(), spec, 6, torch::kCPU).train_loss);
 }
+
+TEST(OutlierExposure, RandomOutliersAreRealOutliersThatAreNeverDistilled) {
+  json o = kSmall;
+  o["poe"] = true;
+  o["random_outliers"] = true;
+  json none = o;
+  none["iterations"] = 0;
+  json two = o;
+  two["iterations"] = 2;
+  const SyntheticSet start = distill_dsa(none), after = distill_dsa(two);
+  ASSERT_TRUE(after.outliers.defined());
+  EXPECT_TRUE(torch::equal(start.outliers, after.outliers));  // S_out kept as drawn
+  EXPECT_FALSE(torch::equal(start.images, after.images));     // S_in distilled
+  EXPECT_FALSE(after.meta.contains("final_loss_oe"));
+  EXPECT_TRUE(after.meta.at("outliers").contains("random_outliers"));
+  // The distilled variant (-D) moves S_out from the same start: the comparison above can fail.
+  json distilled = two;
+  distilled.erase("random_outliers");
+  json distilled_start = distilled;
+  distilled_start["iterations"] = 0;
+  EXPECT_FALSE(torch::equal(distill_dsa(distilled_start).outliers, distill_dsa(distilled).outliers));
+}
+
+TEST(OutlierExposure, SingleSetPutsTheOutliersIntoTheInDistributionMatch) {
+  json o = kSmall;
+  o["poe"] = true;
+  o["single_set"] = true;
+  o["lambda_oe"] = 1.0;
+  const SyntheticSet s = distill_dsa(o);
+  EXPECT_FALSE(s.outliers.defined());  // S_single only
+  EXPECT_TRUE(s.meta.at("outliers").contains("single_set"));
+  EXPECT_TRUE(torch::isfinite(s.images).all().item<bool>());
+  json no_term = o;
+  no_term["lambda_oe"] = 0.0;  // the same draws, without H(U; f(T_out)) in the real gradient
+  EXPECT_FALSE(torch::equal(s.images, distill_dsa(no_term).images));
+  json alone = kSmall;
+  alone["single_set"] = true;
+  EXPECT_THROW(distill_dsa(alone), UserError);  // needs oe or poe
+  json both = o;
+  both["random_outliers"] = true;
+  EXPECT_THROW(distill_dsa(both), UserError);
+}

@@ -46,8 +46,8 @@ TEST(Plan, CellsThatCannotRunSayWhy) {
   - {id: g, method: random, requires: [gpu]}
   - {id: p, method: random, requires: ["pretrained:stylegan-xl"]}
   - {id: o, method: random, metric: fpr95}
-  - {id: x, method: dsa, options: {single_set: true}}
-  - {id: n, method: random, eval: {net: ViT}}
+  - {id: x, method: idm, options: {queue_pretrained: true}}
+  - {id: n, method: random, eval: {net: ViT_B16}}
   - {id: k, method: random, eval: {protocol: kip, net: ConvNetW32}}
 )");
   PlanEnv env = cpu();
@@ -60,8 +60,8 @@ TEST(Plan, CellsThatCannotRunSayWhy) {
   EXPECT_EQ(cells[2].status, Status::NeedsGpu);
   EXPECT_EQ(cells[3].status, Status::NeedsPretrained);
   EXPECT_EQ(cells[4].status, Status::Unimplemented);
-  EXPECT_EQ(cells[5].status, Status::Unimplemented);  // planned for dsa in planned/trustdd.yaml
-  EXPECT_NE(cells[5].reason.find("single_set"), std::string::npos) << cells[5].reason;
+  EXPECT_EQ(cells[5].status, Status::Unimplemented);  // planned for idm in planned/idm.yaml
+  EXPECT_NE(cells[5].reason.find("queue_pretrained"), std::string::npos) << cells[5].reason;
   EXPECT_EQ(cells[6].status, Status::Unimplemented);
   EXPECT_EQ(cells[7].status, Status::Unimplemented);
   EXPECT_EQ(cells[7].reason, "eval protocol kip");
