@@ -5,6 +5,7 @@
 
 #include "core/registry.h"
 #include "harness/nets/modules.h"
+#include "harness/nets/vit.h"
 
 namespace ddb {
 
@@ -144,6 +145,12 @@ std::vector<Entry> build_registry() {
   r.push_back({"ResNet10_AP_CIFAR",
                "IDC's ResNetAP-10 CIFAR branch: conv3x3 stem, 1 block per stage, 32/64/128/256, GroupNorm(C,C)",
                resnet_ap(true)});
+  r.push_back({"ViT",
+               "GLaD/RDD utils.get_network ViT: patch 16, dim 512, depth 10, heads 8 x 64, mlp 512, dropout 0.1, "
+               "cls token, no LayerNorm (sides must be multiples of 16)",
+               [](const ImageShape& s, int64_t k) -> Net {
+                 return std::make_shared<nets::ViT>(nets::ViTConfig{}, s, k);
+               }});
   return r;
 }
 
