@@ -62,6 +62,10 @@ DDBENCH_REGISTER_METRIC(MetricInfo{"auroc_gain", true, "%", "TrustDD: auroc(cell
                                    "derived", DerivedMetric{"auroc", "difference", 1}});
 DDBENCH_REGISTER_METRIC(MetricInfo{"fpr95_drop", true, "%", "TrustDD: fpr95(delta_from run) - fpr95(cell) (points)", "mean",
                                    "derived", DerivedMetric{"fpr95", "difference", -1}});
+DDBENCH_REGISTER_METRIC(MetricInfo{"time_per_iter_extra_s", false, "s",
+                                   "seconds per distillation iteration a change adds: time_per_iter_s(cell) - "
+                                   "time_per_iter_s(delta_from run), both on this machine",
+                                   "mean", "derived", DerivedMetric{"time_per_iter_s", "difference", 1}});
 DDBENCH_REGISTER_METRIC(MetricInfo{"recovery_ratio", true, "%",
                                    "EDF Comp-DD: 100 * accuracy(cell) / accuracy(delta_from run: the full training set)",
                                    "mean", "derived", DerivedMetric{"accuracy", "ratio", 1}});

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "harness/eval_protocol.h"
+#include "harness/iteration_clock.h"
 #include "harness/metrics.h"
 #include "harness/progress_printer.h"
 #include "harness/runtime.h"
@@ -86,8 +87,10 @@ SyntheticSet distill_job(const Job& job, const LoadedDataset& loaded, const Runn
   const MethodInfo& info = MethodRegistry::instance().get(cfg.at("method").get<std::string>());
   const Options options(cfg.at("options"));
   torch::manual_seed(job.seed);
+  // Seconds per iteration come from the method's own progress reports (harness/iteration_clock.h).
+  IterationClock clock;
   DistillContext ctx{data, cfg.at("ipc").get<int64_t>(), cfg.at("distill_net").get<std::string>(), options, job.seed,
-                     opts.device, progress, opts.cache_dir, /*snapshot=*/nullptr, 0, 0, /*load=*/opts.data};
+                     opts.device, clock.wrap(progress), opts.cache_dir, /*snapshot=*/nullptr, 0, 0, /*load=*/opts.data};
   // best_iter: the set at each evaluation point is saved beside the final one (FILE.it<N>.pt).
   // Saving draws no random numbers, so the final set is the same with or without them.
   const json points = snapshot_spec(job);
@@ -108,6 +111,11 @@ SyntheticSet distill_job(const Job& job, const LoadedDataset& loaded, const Runn
       throw UserError("selection best_iter: " + info.name + " reached no evaluation point (eval_every " +
                       std::to_string(ctx.snapshot_every) + ", eval_from " + std::to_string(ctx.snapshot_from) + ")");
     set.meta["snapshots"] = snapshots;
+  }
+  json timing = clock.summary();
+  if (!timing.is_null()) {
+    timing["threads"] = torch::get_num_threads();
+    set.meta["distill_timing"] = timing;
   }
   set.meta["method"] = info.name;
   set.meta["options"] = cfg.at("options");
@@ -223,7 +231,10 @@ EvalOutput evaluate_job(const Job& job, const SyntheticSet& set, const LoadedDat
   const LoadedDataset& data = data_for(cfg, loaded, whitened);
   const MethodInfo& info = MethodRegistry::instance().get(cfg.at("method").get<std::string>());
   const Options options(cfg.at("options"));
-  const SyntheticSet train_set = info.make()->decode(set, options);
+  SyntheticSet train_set = info.make()->decode(set, options);
+  // The distillation's timing belongs to the stored set; a decode (IDC's multi-formation) builds a new one.
+  if (set.meta.contains("distill_timing") && !train_set.meta.contains("distill_timing"))
+    train_set.meta["distill_timing"] = set.meta["distill_timing"];
   EvalOutput out;
   // A set metric (harness/set_metrics.h) is measured on the set itself: no evaluation networks.
   if (const SetMetricFn* set_metric = SetMetricRegistry::instance().find(str_or(cfg, "metric", ""))) {
