@@ -165,7 +165,8 @@ struct Blocker {
 // What keeps a cell's run fields from running, by the code alone (no machine facts): an Invalid
 // blocker (a name neither registered nor planned, an option the method does not declare, a bad
 // value) wins over an Unimplemented one (a planned name, an option planned for a method).
-std::optional<Blocker> spec_blocker(const json& spec, const std::vector<std::string>& requires) {
+std::optional<Blocker> spec_blocker(const json& spec, const std::vector<std::string>& requires,
+                                    const PlannedNames& plans) {
   std::optional<Blocker> unimplemented;
   auto later = [&](std::string why) {
     if (!unimplemented) unimplemented = Blocker{Status::Unimplemented, std::move(why)};
@@ -183,11 +184,11 @@ std::optional<Blocker> spec_blocker(const json& spec, const std::vector<std::str
       if (known) {
         declared[it.key()] = it.value();
         if (it.value().is_string()) {
-          const std::string why = planned().planned_value(method, it.key(), it.value().get<std::string>());
+          const std::string why = plans.planned_value(method, it.key(), it.value().get<std::string>());
           if (!why.empty())
             later("option " + it.key() + " = " + it.value().get<std::string>() + " of method " + method + " (" + why + ")");
         }
-      } else if (planned().has_option(method, it.key())) {
+      } else if (plans.has_option(method, it.key())) {
         later("option '" + it.key() + "' of method " + method);
       } else {
         std::string valid;
@@ -202,8 +203,8 @@ std::optional<Blocker> spec_blocker(const json& spec, const std::vector<std::str
     } catch (const UserError& e) {
       return Blocker{Status::Invalid, e.what()};
     }
-  } else if (planned_methods().count(method)) {
-    const json& facts = planned().section("methods").at(method);
+  } else if (plans.section("methods").count(method)) {
+    const json& facts = plans.section("methods").at(method);
     if (facts.contains("needs_pretrained") && facts["needs_pretrained"].is_object()) {
       // A method whose prior cannot be had here (GLaD's StyleGAN-XL): say which file, where, and why.
       const json& w = facts["needs_pretrained"];
@@ -327,9 +328,10 @@ PlannedCell plan_single(const Suite& suite, const Cell& cell, const PlanEnv& env
   const auto spec_opt = suite.spec_at(cell, env.tier);
   const std::string at = suite.path + ":" + std::to_string(cell.line) + ": cell '" + cell.id + "'" +
                          (role.empty() ? "" : " (" + role + ")") + ": ";
-  std::optional<Blocker> b = spec_blocker(cell.spec, cell.requires);
+  const PlannedNames& plans = env.planned ? *env.planned : planned();
+  std::optional<Blocker> b = spec_blocker(cell.spec, cell.requires, plans);
   if (!(b && b->status == Status::Invalid) && spec_opt && env.tier != "paper") {
-    auto bt = spec_blocker(*spec_opt, cell.requires);
+    auto bt = spec_blocker(*spec_opt, cell.requires, plans);
     if (bt && bt->status == Status::Invalid) bt->reason = "(tier " + env.tier + ") " + bt->reason;
     if (bt && (!b || bt->status == Status::Invalid)) b = bt;
   }

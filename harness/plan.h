@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/hashing.h"  // derive_seed, short_hash
+#include "core/planned.h"
 #include "datasets/spec.h"  // LoadOptions
 #include "harness/status.h"
 #include "harness/suite.h"
@@ -19,6 +20,9 @@ struct PlanEnv {
   LoadOptions data;
   // Plan as if every dataset were on disk (coverage: what would run once the data is fetched).
   bool assume_datasets_present = false;
+  // The planned names the cells are checked against; null: the repository's planned/*.yaml (tests give
+  // their own, e.g. a planned option value once none is left in the repository).
+  const PlannedNames* planned = nullptr;
 };
 
 // What one cell will run: a fully resolved configuration and its two-level identity. The

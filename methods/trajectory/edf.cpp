@@ -39,9 +39,11 @@ std::optional<double> parse_threshold(const std::string& v) {
 DropCriterion parse_criterion(const std::string& v) {
   if (v == "loss") return DropCriterion::Loss;
   if (v == "random") return DropCriterion::Random;
-  throw UserError("edf: dropout_criterion '" + v +
-                  "' is not implemented: the paper's Table 7 names it without a rule precise enough to implement "
-                  "(and the text lost its numbers); implemented: loss (EDF's), random");
+  if (v == "uniform") return DropCriterion::Uniform;
+  if (v == "first") return DropCriterion::First;
+  if (v == "middle") return DropCriterion::Middle;
+  if (v == "last") return DropCriterion::Last;
+  throw UserError("edf: dropout_criterion must be loss (EDF's), random, uniform, first, middle or last; got '" + v + "'");
 }
 
 }  // namespace
@@ -105,7 +107,9 @@ std::vector<OptionSpec> edf_options() {
   std::vector<OptionSpec> o = datm_option_specs();
   o.push_back({"cpd", "bool", true, "Common Pattern Dropout on/off (Table 4)"});
   o.push_back({"drop_ratio", "float", 0.25, "α: share of the lowest per-parameter matching losses dropped (Table 8: 0 / 0.25 / 0.375 at IPC 1 / 10 / 50)"});
-  o.push_back({"dropout_criterion", "string", "loss", "loss (EDF's) | random (Table 7's dynamic random selection)"});
+  o.push_back({"dropout_criterion", "string", "loss",
+               "loss (EDF's) | random (Table 7's dynamic random selection) | uniform, first, middle, last (Table 7's static "
+               "criteria, ddbench's reading: trajectory_matching.h DropCriterion)"});
   o.push_back({"dae", "bool", true, "Discriminative Area Enhancement on/off (Table 4)"});
   o.push_back({"enhance_factor", "float", 1.0, "β: weight M + β on the discriminative area (Eq. 4; Table 8: 1 or 2)"});
   o.push_back({"activation_threshold", "string", "mean",

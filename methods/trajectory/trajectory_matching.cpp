@@ -125,13 +125,76 @@ torch::Tensor SyntheticState::targets() const {
   return label_logits.defined() ? torch::softmax(label_logits, 1) : hard_labels;
 }
 
+bool is_static(DropCriterion c) { return c != DropCriterion::Loss && c != DropCriterion::Random; }
+
+const char* criterion_name(DropCriterion c) {
+  switch (c) {
+    case DropCriterion::Loss: return "loss";
+    case DropCriterion::Random: return "random";
+    case DropCriterion::Uniform: return "uniform";
+    case DropCriterion::First: return "first";
+    case DropCriterion::Middle: return "middle";
+    case DropCriterion::Last: return "last";
+  }
+  return "?";
+}
+
+torch::Tensor static_dropout_keep(DropCriterion c, double ratio, const std::vector<int64_t>& tensor_sizes) {
+  if (!is_static(c)) throw std::logic_error("static_dropout_keep: not a static criterion");
+  int64_t p = 0;
+  for (int64_t n : tensor_sizes) p += n;
+  const int64_t drop = static_cast<int64_t>(ratio * static_cast<double>(p));
+  std::vector<char> dropped(static_cast<size_t>(p), 0);
+  auto drop_range = [&](int64_t from, int64_t count) {
+    std::fill(dropped.begin() + from, dropped.begin() + from + count, 1);
+  };
+  if (c == DropCriterion::First) drop_range(0, drop);
+  if (c == DropCriterion::Last) drop_range(p - drop, drop);
+  if (c == DropCriterion::Middle) drop_range((p - drop) / 2, drop);
+  if (c == DropCriterion::Uniform) {
+    // Largest-remainder apportionment of `drop` over the tensors, then evenly spaced positions in each.
+    std::vector<int64_t> d(tensor_sizes.size());
+    std::vector<std::pair<double, size_t>> rest;
+    int64_t given = 0;
+    for (size_t l = 0; l < tensor_sizes.size(); ++l) {
+      const double exact = ratio * static_cast<double>(tensor_sizes[l]);
+      d[l] = static_cast<int64_t>(exact);
+      given += d[l];
+      rest.push_back({exact - static_cast<double>(d[l]), l});
+    }
+    std::stable_sort(rest.begin(), rest.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t k = 0; given < drop && k < rest.size(); ++k)
+      if (d[rest[k].second] < tensor_sizes[rest[k].second]) ++d[rest[k].second], ++given;
+    int64_t offset = 0;
+    for (size_t l = 0; l < tensor_sizes.size(); ++l) {
+      const int64_t n = tensor_sizes[l];
+      for (int64_t j = 0; j < d[l]; ++j)
+        dropped[static_cast<size_t>(offset + static_cast<int64_t>((static_cast<double>(j) + 0.5) *
+                                                                  static_cast<double>(n) / static_cast<double>(d[l])))] = 1;
+      offset += n;
+    }
+  }
+  std::vector<int64_t> keep;
+  keep.reserve(static_cast<size_t>(p - drop));
+  for (int64_t i = 0; i < p; ++i)
+    if (!dropped[static_cast<size_t>(i)]) keep.push_back(i);
+  return torch::tensor(keep, torch::kInt64);
+}
+
 torch::Tensor trajectory_match_loss(const torch::Tensor& theta_n, const torch::Tensor& start, const torch::Tensor& target,
-                                    double drop_ratio, DropCriterion criterion) {
+                                    double drop_ratio, DropCriterion criterion, const torch::Tensor& static_keep) {
   const int64_t p = theta_n.numel();
   torch::Tensor num = (theta_n - target).pow(2);
   torch::Tensor den = (start - target).pow(2);
   const int64_t drop = static_cast<int64_t>(drop_ratio * static_cast<double>(p));  // int(loss_threshold * len)
-  if (drop > 0) {
+  if (drop > 0 && is_static(criterion)) {
+    if (!static_keep.defined() || static_keep.numel() != p - drop)
+      throw std::logic_error(std::string("trajectory_match_loss: criterion ") + criterion_name(criterion) +
+                             " needs static_keep of " + std::to_string(p - drop) + " indices");
+    const torch::Tensor keep = static_keep.to(num.device());
+    num = num.index_select(0, keep);
+    den = den.index_select(0, keep);
+  } else if (drop > 0) {
     // edf_distill.py: _, idx = torch.sort(param_losses); keep = idx[threshold:].
     const torch::Tensor order = criterion == DropCriterion::Loss
                                     ? std::get<1>(torch::sort(num.detach()))
@@ -199,7 +262,7 @@ torch::Tensor step_loss(ParamBinding& student, const torch::Tensor& images, cons
 
 torch::Tensor match_loss(const torch::Tensor& theta_n, const torch::Tensor& start, const torch::Tensor& target,
                          const UnrollSettings& st) {
-  const torch::Tensor term = trajectory_match_loss(theta_n, start, target, st.drop_ratio, st.drop_criterion);
+  const torch::Tensor term = trajectory_match_loss(theta_n, start, target, st.drop_ratio, st.drop_criterion, st.static_keep);
   return st.seam ? st.seam->reduce(stack_terms({term})) : term;
 }
 
@@ -495,6 +558,11 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   st.seam = &seam;
   st.drop_ratio = cfg.drop_ratio;
   st.drop_criterion = cfg.drop_criterion;
+  if (cfg.drop_ratio > 0 && is_static(cfg.drop_criterion)) {
+    std::vector<int64_t> sizes;
+    for (const auto& p : net->parameters()) sizes.push_back(p.numel());  // ParamBinding's flat order
+    st.static_keep = static_dropout_keep(cfg.drop_criterion, cfg.drop_ratio, sizes);
+  }
 
   std::unique_ptr<ImageEma> ema;
   if (cfg.ema_decay > 0) ema = std::make_unique<ImageEma>(s.images, cfg.ema_decay);
@@ -578,9 +646,11 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   }
   if (cfg.drop_ratio > 0)
     out.meta["common_pattern_dropout"] = {{"ratio", cfg.drop_ratio},
-                                          {"criterion", cfg.drop_criterion == DropCriterion::Loss ? "loss" : "random"}};
+                                          {"criterion", criterion_name(cfg.drop_criterion)},
+                                          {"static", is_static(cfg.drop_criterion)}};
   if (!init_meta.is_null()) out.meta["init"] = init_meta;
   if (image_gradient && image_gradient->describe) out.meta["image_gradient"] = image_gradient->describe();
+  if (image_gradient && image_gradient->on_stored) out.meta["image_gradient"]["stored_set"] = image_gradient->on_stored(out);
   out.meta["meta_gradient"] = cfg.gradient == MetaGradient::Unrolled ? "unrolled"
                               : cfg.gradient == MetaGradient::Adjoint ? "adjoint (exact)"
                                                                       : "first-order (TESLA: per-step gradients detached)";

@@ -45,10 +45,26 @@ enum class LabelInit {
                      // correctly (all experts' mean where none does)
 };
 // Common Pattern Dropout (EDF Eq. 2): which per-parameter matching losses are dropped.
+// Table 7 (caption: "the dropping ratio of all criteria is fixed at 25%"; "Param. to layer" names the
+// layers that hold the dropped parameters) names four static criteria without their rule; ddbench's
+// reading drops the same floor(ratio * P) elements as EDF's, fixed for the whole distillation, located
+// as the name says in the flat parameter vector (net.parameters() order: first conv ... classifier).
 enum class DropCriterion {
-  Loss,    // edf_distill.py: the floor(ratio * P) smallest (θ_N − θ*)² elements
-  Random,  // Table 7's "dynamic: random selection": a fresh uniform subset of the same size every iteration
+  Loss,     // edf_distill.py: the floor(ratio * P) smallest (θ_N − θ*)² elements
+  Random,   // Table 7's "dynamic: random selection": a fresh uniform subset of the same size every iteration
+  Uniform,  // static: the same share of every parameter tensor, at evenly spaced positions within it
+  First,    // static: the first floor(ratio * P) elements (the shallow layers)
+  Middle,   // static: the floor(ratio * P) elements centred in the vector
+  Last,     // static: the last floor(ratio * P) elements (the deep layers and the classifier)
 };
+bool is_static(DropCriterion c);
+const char* criterion_name(DropCriterion c);
+
+// The indices a static criterion keeps (int64, ascending, P - floor(ratio * P) of them) for a net whose
+// parameter tensors have `tensor_sizes` elements (in flat order). Uniform apportions floor(ratio * P)
+// over the tensors by largest remainder (floor(ratio * n_l) each, the rest one each to the largest
+// fractional parts) and drops, in a tensor of n elements losing d, positions floor((j + 1/2) * n / d).
+torch::Tensor static_dropout_keep(DropCriterion c, double ratio, const std::vector<int64_t>& tensor_sizes);
 
 struct TrajectoryConfig {
   std::string method;  // for messages
@@ -115,14 +131,17 @@ struct UnrollSettings {
   const MatchingSeam* seam = nullptr;
   double drop_ratio = 0;  // Common Pattern Dropout (EDF); 0 = MTT's loss over every parameter
   DropCriterion drop_criterion = DropCriterion::Loss;
+  torch::Tensor static_keep;  // a static criterion's kept indices (static_dropout_keep)
 };
 
 // The matching loss ||θ_N − θ*||² / ||θ_s − θ*||² (each divided by P, as distill.py). With drop_ratio
 // α > 0 (EDF's Common Pattern Dropout, edf_distill.py): the floor(α·P) elements of (θ_N − θ*)² that the
 // criterion selects are dropped from numerator and denominator alike (the selection carries no gradient).
-// Random selection draws from the global CPU generator.
+// Random selection draws from the global CPU generator. A static criterion keeps `static_keep`
+// (static_dropout_keep; required then).
 torch::Tensor trajectory_match_loss(const torch::Tensor& theta_n, const torch::Tensor& start, const torch::Tensor& target,
-                                    double drop_ratio = 0, DropCriterion criterion = DropCriterion::Loss);
+                                    double drop_ratio = 0, DropCriterion criterion = DropCriterion::Loss,
+                                    const torch::Tensor& static_keep = {});
 
 // DATM.py's start-epoch upper bound (exclusive) at iteration `it` (see TrajectoryConfig).
 int64_t start_epoch_bound(const TrajectoryConfig& cfg, int64_t it);
@@ -165,6 +184,9 @@ struct ExpertSource {
 struct ImageGradientHook {
   std::function<void(int64_t it, SyntheticState& state, const std::vector<torch::Tensor>& trajectory)> apply;
   std::function<json()> describe;
+  // Optional: called once with the set as stored (EMA images where kept); its record goes to
+  // meta.image_gradient.stored_set (EDF: the discriminative area of every stored image vs its initial one).
+  std::function<json(const SyntheticSet& stored)> on_stored;
 };
 
 // The whole distillation. `observer` (tests) sees the images before the first update (iteration -1)

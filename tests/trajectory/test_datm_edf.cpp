@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "harness/gradcam.h"
+#include "harness/set_metrics.h"
 #include "methods/trajectory/datm.h"
 #include "methods/trajectory/datm_init.h"
 #include "methods/trajectory/edf.h"
@@ -56,6 +57,35 @@ TEST(CommonPatternDropout, DroppedShareIsFloorOfRatioTimesParameters) {
       }
     }
   }
+}
+
+// Table 7's static criteria (ddbench's reading): the same floor(ratio * P) elements dropped, where the name says.
+TEST(CommonPatternDropout, StaticCriteriaDropTheirFixedShareWhereTheNameSays) {
+  const std::vector<int64_t> sizes = {10, 3, 7};  // P = 20; ratio 0.25 drops 5
+  auto dropped = [&](DropCriterion c) {
+    const torch::Tensor keep = static_dropout_keep(c, 0.25, sizes);
+    std::vector<int64_t> out;
+    std::vector<char> kept(20, 0);
+    for (int64_t i = 0; i < keep.numel(); ++i) kept[static_cast<size_t>(keep[i].item<int64_t>())] = 1;
+    for (int64_t i = 0; i < 20; ++i)
+      if (!kept[static_cast<size_t>(i)]) out.push_back(i);
+    return out;
+  };
+  EXPECT_EQ(dropped(DropCriterion::First), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(dropped(DropCriterion::Last), (std::vector<int64_t>{15, 16, 17, 18, 19}));
+  EXPECT_EQ(dropped(DropCriterion::Middle), (std::vector<int64_t>{7, 8, 9, 10, 11}));
+  // Uniform: exact shares 2.5, 0.75, 1.75 -> floors 2, 0, 1 (3), the 2 left to the largest remainders (0.75, 0.75):
+  // tensor 1 (size 3) and tensor 2 (size 7) -> 2, 1, 2; evenly spaced: {2, 7}, {10 + 1}, {13 + 1, 13 + 5}.
+  EXPECT_EQ(dropped(DropCriterion::Uniform), (std::vector<int64_t>{2, 7, 11, 14, 18}));
+  // In the loss: the static keep is what counts, with or without it a clear error.
+  const torch::Tensor target = torch::zeros({20});
+  const torch::Tensor start = torch::ones({20});
+  const torch::Tensor theta = torch::arange(20, torch::kFloat32).requires_grad_(true);
+  const torch::Tensor keep = static_dropout_keep(DropCriterion::Last, 0.25, sizes);
+  trajectory_match_loss(theta, start, target, 0.25, DropCriterion::Last, keep).backward();
+  EXPECT_EQ((theta.grad().narrow(0, 15, 5) == 0).sum().item<int64_t>(), 5);
+  EXPECT_EQ((theta.grad().narrow(0, 1, 14) != 0).sum().item<int64_t>(), 14);
+  EXPECT_THROW(trajectory_match_loss(theta, start, target, 0.25, DropCriterion::Last), std::logic_error);
 }
 
 // ---------------------------------------------------------------- sequential generation
@@ -253,8 +283,73 @@ TEST(Edf, AblationSwitchesChangeTheResultAndModulesAreRecorded) {
   EXPECT_FALSE(torch::equal(dae.images, none.images));
   EXPECT_EQ(dae.meta.at("image_gradient").at("refreshes").get<int64_t>(), 1);  // K = 100 > 2 iterations
   o["cpd"] = true;
-  o["dropout_criterion"] = "uniform";
+  o["dropout_criterion"] = "layerwise";
   EXPECT_THROW(run_datm("edf", o), UserError);
+  o["dropout_criterion"] = "last";  // a static criterion runs and is recorded
+  const SyntheticSet last = run_datm("edf", o);
+  EXPECT_EQ(last.meta.at("common_pattern_dropout").at("criterion"), "last");
+  EXPECT_TRUE(last.meta.at("common_pattern_dropout").at("static").get<bool>());
+}
+
+TEST(DiscriminativeArea, ShareCountsPixelsAtOrAboveTheMapMeanOrAFixedThreshold) {
+  const torch::Tensor maps = torch::tensor({0.0, 0.2, 0.6, 1.0, 0.5, 0.5, 0.5, 0.5}).reshape({2, 2, 2});
+  const torch::Tensor by_mean = discriminative_area_share(maps, std::nullopt);  // means 0.45 and 0.5
+  EXPECT_NEAR(by_mean[0].item<double>(), 0.5, 1e-12);
+  EXPECT_NEAR(by_mean[1].item<double>(), 1.0, 1e-12);
+  const torch::Tensor fixed = discriminative_area_share(maps, 0.8);
+  EXPECT_NEAR(fixed[0].item<double>(), 0.25, 1e-12);
+  EXPECT_NEAR(fixed[1].item<double>(), 0.0, 1e-12);
+}
+
+// Fig. 5b's statistic: the stored set's record holds, per image, the area of the initial image (the
+// images before the first update) and of the stored image under the same CAM net; the set metrics read it.
+TEST(Edf, RecordsTheDiscriminativeAreaOfEveryImageBeforeAndAfterAndTheMetricsReadIt) {
+  json o = datm_options();
+  o["threshold"] = 1e9;
+  o["cpd"] = false;
+  o["dae"] = true;
+  o["enhance_factor"] = 2.0;
+  torch::Tensor before;
+  const SyntheticSet out = run_datm("edf", o, [&](int64_t it, const torch::Tensor& x) {
+    if (it == -1) before = x.clone();
+  });
+  const json& rec = out.meta.at("image_gradient").at("stored_set");
+  const auto traj = toy_trajectory("ConvNetW32", 3);
+  Net cam = make_net("ConvNetW32", toy().info.shape, toy().info.num_classes);
+  load_flat_parameters(*cam, traj.back());
+  const int64_t classes = toy().info.num_classes;  // class-major: each image's own class
+  const torch::Tensor targets = torch::arange(classes).repeat_interleave(out.size() / classes);
+  const torch::Tensor a0 = discriminative_area_share(grad_cam(*cam, before, targets, torch::kCPU), std::nullopt) * 100.0;
+  const torch::Tensor a1 = discriminative_area_share(grad_cam(*cam, out.images, targets, torch::kCPU), std::nullopt) * 100.0;
+  const auto initial = rec.at("area_initial_pct").get<std::vector<double>>();
+  const auto stored = rec.at("area_stored_pct").get<std::vector<double>>();
+  const auto gain = rec.at("gain_pp").get<std::vector<double>>();
+  ASSERT_EQ(static_cast<int64_t>(gain.size()), out.size());
+  double sum = 0;
+  for (int64_t i = 0; i < out.size(); ++i) {
+    EXPECT_NEAR(initial[i], a0[i].item<double>(), 1e-9) << "image " << i;
+    EXPECT_NEAR(stored[i], a1[i].item<double>(), 1e-9) << "image " << i;
+    EXPECT_NEAR(gain[i], stored[i] - initial[i], 1e-9);
+    sum += gain[i];
+  }
+  EXPECT_GT((out.images - before).abs().max().item<double>(), 1e-6);  // the images did change
+  const int64_t smallest = a0.argmin().item<int64_t>();
+  EXPECT_EQ(rec.at("smallest_initial_image").get<int64_t>(), smallest);
+
+  const SetMetricFn* mean = SetMetricRegistry::instance().find("discriminative_area_gain");
+  const SetMetricFn* small = SetMetricRegistry::instance().find("discriminative_area_gain_smallest");
+  ASSERT_TRUE(mean && small);
+  EXPECT_NEAR((*mean)(out, toy(), json::object(), 0, torch::kCPU), sum / out.size(), 1e-9);
+  EXPECT_NEAR((*small)(out, toy(), json::object(), 0, torch::kCPU), gain[smallest], 1e-9);
+  // A set without the record (DATM: no DAE) is an error that says which sets have one.
+  o["dae"] = false;
+  const SyntheticSet plain = run_datm("edf", o);
+  try {
+    (*mean)(plain, toy(), json::object(), 0, torch::kCPU);
+    ADD_FAILURE() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("dae: true"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Datm, RegisteredWithTheSuiteOptionNames) {
