@@ -6,20 +6,29 @@
 
 namespace ddb {
 
-torch::Tensor discriminative_area_weights(const torch::Tensor& maps, double beta, std::optional<double> threshold) {
-  if (maps.dim() != 3) throw UserError("discriminative_area_weights: maps must be [N,H,W]");
+namespace {
+
+// The discriminative area of each map of maps [N,H,W]: m >= the fixed threshold or the map's mean
+// (create_soft_mask's act >= threshold). One definition for the weights and the area figures, so the
+// area counts exactly the pixels the enhancement weights.
+torch::Tensor discriminative_mask(const torch::Tensor& maps, std::optional<double> threshold, const char* who) {
+  if (maps.dim() != 3) throw UserError(std::string(who) + ": maps must be [N,H,W]");
   const torch::Tensor m = maps.to(torch::kFloat32);
   const torch::Tensor thr = threshold ? torch::full({m.size(0), 1, 1}, *threshold, m.options())
                                       : m.mean({1, 2}, /*keepdim=*/true);
-  const torch::Tensor weights = torch::where(m >= thr, m + beta, torch::ones_like(m));
-  return weights.unsqueeze(1);
+  return m >= thr;
+}
+
+}  // namespace
+
+torch::Tensor discriminative_area_weights(const torch::Tensor& maps, double beta, std::optional<double> threshold) {
+  const torch::Tensor mask = discriminative_mask(maps, threshold, "discriminative_area_weights");
+  const torch::Tensor m = maps.to(torch::kFloat32);
+  return torch::where(mask, m + beta, torch::ones_like(m)).unsqueeze(1);
 }
 
 torch::Tensor discriminative_area_share(const torch::Tensor& maps, std::optional<double> threshold) {
-  if (maps.dim() != 3) throw UserError("discriminative_area_share: maps must be [N,H,W]");
-  const torch::Tensor m = maps.to(torch::kFloat64);
-  const torch::Tensor thr = threshold ? torch::full({m.size(0), 1, 1}, *threshold, m.options()) : m.mean({1, 2}, true);
-  return (m >= thr).to(torch::kFloat64).mean({1, 2});
+  return discriminative_mask(maps, threshold, "discriminative_area_share").to(torch::kFloat64).mean({1, 2});
 }
 
 namespace {

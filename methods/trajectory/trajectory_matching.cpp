@@ -125,7 +125,7 @@ torch::Tensor SyntheticState::targets() const {
   return label_logits.defined() ? torch::softmax(label_logits, 1) : hard_labels;
 }
 
-bool is_static(DropCriterion c) { return c != DropCriterion::Loss && c != DropCriterion::Random; }
+bool is_static_criterion(DropCriterion c) { return c != DropCriterion::Loss && c != DropCriterion::Random; }
 
 const char* criterion_name(DropCriterion c) {
   switch (c) {
@@ -140,7 +140,7 @@ const char* criterion_name(DropCriterion c) {
 }
 
 torch::Tensor static_dropout_keep(DropCriterion c, double ratio, const std::vector<int64_t>& tensor_sizes) {
-  if (!is_static(c)) throw std::logic_error("static_dropout_keep: not a static criterion");
+  if (!is_static_criterion(c)) throw std::logic_error("static_dropout_keep: not a static criterion");
   int64_t p = 0;
   for (int64_t n : tensor_sizes) p += n;
   const int64_t drop = static_cast<int64_t>(ratio * static_cast<double>(p));
@@ -187,7 +187,7 @@ torch::Tensor trajectory_match_loss(const torch::Tensor& theta_n, const torch::T
   torch::Tensor num = (theta_n - target).pow(2);
   torch::Tensor den = (start - target).pow(2);
   const int64_t drop = static_cast<int64_t>(drop_ratio * static_cast<double>(p));  // int(loss_threshold * len)
-  if (drop > 0 && is_static(criterion)) {
+  if (drop > 0 && is_static_criterion(criterion)) {
     if (!static_keep.defined() || static_keep.numel() != p - drop)
       throw std::logic_error(std::string("trajectory_match_loss: criterion ") + criterion_name(criterion) +
                              " needs static_keep of " + std::to_string(p - drop) + " indices");
@@ -558,7 +558,7 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   st.seam = &seam;
   st.drop_ratio = cfg.drop_ratio;
   st.drop_criterion = cfg.drop_criterion;
-  if (cfg.drop_ratio > 0 && is_static(cfg.drop_criterion)) {
+  if (cfg.drop_ratio > 0 && is_static_criterion(cfg.drop_criterion)) {
     std::vector<int64_t> sizes;
     for (const auto& p : net->parameters()) sizes.push_back(p.numel());  // ParamBinding's flat order
     st.static_keep = static_dropout_keep(cfg.drop_criterion, cfg.drop_ratio, sizes);
@@ -647,7 +647,7 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   if (cfg.drop_ratio > 0)
     out.meta["common_pattern_dropout"] = {{"ratio", cfg.drop_ratio},
                                           {"criterion", criterion_name(cfg.drop_criterion)},
-                                          {"static", is_static(cfg.drop_criterion)}};
+                                          {"static", is_static_criterion(cfg.drop_criterion)}};
   if (!init_meta.is_null()) out.meta["init"] = init_meta;
   if (image_gradient && image_gradient->describe) out.meta["image_gradient"] = image_gradient->describe();
   if (image_gradient && image_gradient->on_stored) out.meta["image_gradient"]["stored_set"] = image_gradient->on_stored(out);

@@ -57,7 +57,7 @@ enum class DropCriterion {
   Middle,   // static: the floor(ratio * P) elements centred in the vector
   Last,     // static: the last floor(ratio * P) elements (the deep layers and the classifier)
 };
-bool is_static(DropCriterion c);
+bool is_static_criterion(DropCriterion c);
 const char* criterion_name(DropCriterion c);
 
 // The indices a static criterion keeps (int64, ascending, P - floor(ratio * P) of them) for a net whose
