@@ -130,6 +130,9 @@ struct ProtocolInfo {
   // Its reference's settings where a cell gives none (EvalSpec fields by their suite names, e.g.
   // {"batch_train": 64}); EvalSpec::from_json applies them before reading the cell's values.
   json defaults = json::object();
+  // False where the protocol's training is not counted in epochs (dd's learned steps, ld's validated step
+  // count): eval.epochs then means nothing, and reports leave it out.
+  bool uses_epochs = true;
   // "auroc@textures" counts as "auroc"; a row on a generated shift set ("accuracy@rdd-noise") also
   // needs shifted_sets.
   bool produces(const std::string& metric) const;

@@ -5,16 +5,18 @@
 #include <tuple>
 
 #include "harness/augment/cutmix.h"
+#include "harness/classification_loss.h"
 
 namespace ddb {
 
-namespace {
-torch::Tensor loss_fn(const torch::Tensor& logits, const torch::Tensor& labels) {
+torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
   if (labels.dim() == 2) {  // soft labels (TESLA-style): cross-entropy against a distribution
     return -(labels * torch::log_softmax(logits, 1)).sum(1).mean();
   }
   return torch::nn::functional::cross_entropy(logits, labels);
 }
+
+namespace {
 
 std::unique_ptr<torch::optim::SGD> make_sgd(const std::vector<torch::Tensor>& params, const TrainSchedule& s, double lr) {
   return std::make_unique<torch::optim::SGD>(params,
@@ -83,12 +85,12 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
         if (s.augment) xo = s.augment(xo);
         const torch::Tensor logits = net.forward(torch::cat({x, xo}, 0));
         const int64_t b = x.size(0);
-        loss = loss_fn(logits.narrow(0, 0, b), y) + s.lambda_oe * uniform_cross_entropy(logits.narrow(0, b, xo.size(0)));
+        loss = classification_loss(logits.narrow(0, 0, b), y) + s.lambda_oe * uniform_cross_entropy(logits.narrow(0, b, xo.size(0)));
       } else if (cutmix_on) {
         const CutMixed m = cutmix(x, y, s.cutmix_beta, s.cutmix_prob);
         loss = cutmix_loss(net.forward(m.images), y, m);
       } else {
-        loss = loss_fn(net.forward(x), y);
+        loss = classification_loss(net.forward(x), y);
       }
       sgd.optimizer().zero_grad();
       loss.backward();

@@ -152,9 +152,10 @@ void register_evaluate_command(CLI::App& app) {
       }
       if (accs.empty()) throw Diverged("every run diverged");
       const auto [m, s] = mean_std(accs);
-      std::printf("%s on %s (%lld images, protocol %s, %s, %lld epochs): accuracy %.2f ± %.2f (n=%zu)\n", file.c_str(),
-                  ds.c_str(), static_cast<long long>(set.size()), protocol.c_str(), net.c_str(),
-                  static_cast<long long>(es.epochs), m, s, accs.size());
+      const std::string epochs_text =
+          protocol_registry().get(protocol).uses_epochs ? ", " + std::to_string(es.epochs) + " epochs" : "";
+      std::printf("%s on %s (%lld images, protocol %s, %s%s): accuracy %.2f ± %.2f (n=%zu)\n", file.c_str(), ds.c_str(),
+                  static_cast<long long>(set.size()), protocol.c_str(), net.c_str(), epochs_text.c_str(), m, s, accs.size());
       for (const auto& [row, values] : rows) {
         const auto [rm, rs] = mean_std(values);
         std::printf("  %-32s %.2f ± %.2f (n=%zu)\n", row.c_str(), rm, rs, values.size());

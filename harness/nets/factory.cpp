@@ -125,6 +125,9 @@ std::vector<Entry> build_registry() {
   r.push_back(
       {"AlexNetBN", "AlexNet with BatchNorm2d after every conv",
        [](const ImageShape& s, int64_t k) -> Net { return std::make_shared<nets::AlexNet>(true, s, k); }});
+  r.push_back({"AlexCifarNet",
+               "DD/LD's CIFAR AlexNet: conv5(64)-pool-LRN-conv5(64)-LRN-pool-FC384-FC192-FC (Wang et al. 2018)",
+               [](const ImageShape& s, int64_t k) -> Net { return std::make_shared<nets::AlexCifarNet>(s, k); }});
   r.push_back({"VGG11", "VGG11 with instancenorm=GroupNorm(C,C), one Linear(512); pad 3 for 1-channel input",
                [](const ImageShape& s, int64_t k) -> Net {
                  return std::make_shared<nets::VGG>(nets::VGG::cfg_vgg11(), false, s, k);

@@ -198,6 +198,22 @@ class AlexNet : public NetImpl {
   torch::nn::Linear fc_{nullptr};
 };
 
+// ---------------------------------------------------------------- AlexCifarNet
+// The CIFAR AlexNet of Dataset Distillation (Wang et al. 2018) and of LD (Bohdal et al. 2020,
+// model_architectures.py AlexCifarNet): conv5(64)-ReLU-maxpool(3,2,1)-LRN(4)-conv5(64)-ReLU-LRN(4)-
+// maxpool(3,2,1)-FC384-ReLU-FC192-ReLU-FC, LRN alpha 0.001/9, beta 0.75, k 1. The "AlexNet" those
+// papers' numbers come from, not DC's AlexNet above.
+class AlexCifarNet : public NetImpl {
+ public:
+  AlexCifarNet(const ImageShape& shape, int64_t num_classes);
+  torch::Tensor forward(torch::Tensor x) override;
+  torch::Tensor embed(torch::Tensor x) override;  // relu(fc2(relu(fc1(features)))), 192-d
+
+ private:
+  torch::nn::Sequential features_{nullptr};
+  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr}, fc3_{nullptr};
+};
+
 // ---------------------------------------------------------------- LeNet
 class LeNet : public NetImpl {
  public:

@@ -104,6 +104,30 @@ torch::Tensor AlexNet::embed(torch::Tensor x) { return features_->forward(x).fla
 
 torch::Tensor AlexNet::forward(torch::Tensor x) { return fc_->forward(embed(x)); }
 
+// ---------------------------------------------------------------- AlexCifarNet
+
+AlexCifarNet::AlexCifarNet(const ImageShape& shape, int64_t num_classes) {
+  const auto lrn = [] { return nn::LocalResponseNorm(nn::LocalResponseNormOptions(4).alpha(0.001 / 9.0).beta(0.75).k(1.0)); };
+  const auto pool = [] { return nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)); };
+  features_ = nn::Sequential(conv(shape.channels, 64, 5, 2), nn::ReLU(), pool(), lrn(),  //
+                             conv(64, 64, 5, 2), nn::ReLU(), lrn(), pool());
+  register_module("features", features_);
+  int64_t h = conv_out(conv_out(shape.height, 3, 2, 1), 3, 2, 1);
+  int64_t w = conv_out(conv_out(shape.width, 3, 2, 1), 3, 2, 1);
+  require_features("AlexCifarNet", shape, h, w);
+  // Reference: Linear(4096, 384) = 64 * 8 * 8 at 32 px.
+  fc1_ = register_module("fc1", nn::Linear(64 * h * w, 384));
+  fc2_ = register_module("fc2", nn::Linear(384, 192));
+  fc3_ = register_module("fc3", nn::Linear(192, num_classes));
+}
+
+torch::Tensor AlexCifarNet::embed(torch::Tensor x) {
+  x = features_->forward(x).flatten(1);
+  return torch::relu(fc2_->forward(torch::relu(fc1_->forward(x))));
+}
+
+torch::Tensor AlexCifarNet::forward(torch::Tensor x) { return fc3_->forward(embed(x)); }
+
 // ---------------------------------------------------------------- LeNet
 
 LeNet::LeNet(const ImageShape& shape, int64_t num_classes) {

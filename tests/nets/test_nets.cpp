@@ -412,6 +412,7 @@ std::vector<EmbedCase> embed_cases(const std::string& name) {
   if (name == "MLP") return both(128);
   if (name == "LeNet") return both(84);
   if (name.rfind("AlexNet", 0) == 0) return both(192 * 4 * 4);
+  if (name == "AlexCifarNet") return both(192);  // relu(fc2(...)): tests/bilevel/test_ld.cpp checks the layers
   if (name.rfind("VGG11", 0) == 0) return both(512);
   if (name == "ResNet18" || name == "ResNet18BN") return both(512);
   if (name == "ResNet18_AP" || name == "ResNet18BN_AP") return {{kMnist, 512 * 3 * 3}, {kCifar, 512 * 4 * 4}};

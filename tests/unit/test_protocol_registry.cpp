@@ -53,7 +53,7 @@ TEST(ProtocolRegistry, RegisteredPlannedAndUnknownNames) {
     protocol_registry().get("nope");
     FAIL();
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("dc, idc, kd, mtt"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("dc, dd, idc, kd, ld, mtt"), std::string::npos) << e.what();
   }
 }
 
