@@ -58,6 +58,10 @@ DDBENCH_REGISTER_METRIC(MetricInfo{"accuracy_gain_delta", true, "%",
                                    "same two runs on the standard test set (points, signed)",
                                    "mean", "derived",
                                    DerivedMetric{"accuracy", "difference", 1, "worst_group_accuracy", /*minus_standard=*/true}});
+DDBENCH_REGISTER_METRIC(MetricInfo{"accuracy_drop_from", false, "%",
+                                   "what a change costs: accuracy of the delta_from run minus that of the cell (points; "
+                                   "IDM Sec. 5.4's 'model sampling lowers DM by 1.1%')",
+                                   "mean", "derived", DerivedMetric{"accuracy", "difference", -1}});
 DDBENCH_REGISTER_METRIC(MetricInfo{"auroc_gain", true, "%", "TrustDD: auroc(cell) - auroc(delta_from run) (points)", "mean",
                                    "derived", DerivedMetric{"auroc", "difference", 1}});
 DDBENCH_REGISTER_METRIC(MetricInfo{"fpr95_drop", true, "%", "TrustDD: fpr95(delta_from run) - fpr95(cell) (points)", "mean",

@@ -274,7 +274,8 @@ std::optional<Blocker> spec_blocker(const json& spec, const std::vector<std::str
     // delta_from names the second run of a derived metric (plan_derived); a one-run metric has none.
     if (spec.contains("delta_from") && !spec["delta_from"].is_null())
       return Blocker{Status::Invalid, "delta_from names the second run of a derived metric (accuracy_gain, "
-                                      "accuracy_gain_delta, auroc_gain, fpr95_drop, recovery_ratio); metric '" +
+                                      "accuracy_gain_delta, accuracy_drop_from, auroc_gain, fpr95_drop, recovery_ratio, "
+                                      "time_per_iter_extra_s); metric '" +
                                           metric + "' reads one run"};
     for (const std::string& net : {str_or(spec, "distill_net", "ConvNet"), es.net})
       if (!net_known(net)) later("network " + net);

@@ -1,4 +1,4 @@
-// Derived metrics (accuracy_gain, accuracy_gain_delta, auroc_gain, fpr95_drop, recovery_ratio): a cell
+// Derived metrics (accuracy_gain, accuracy_gain_delta, accuracy_drop_from, auroc_gain, fpr95_drop, recovery_ratio): a cell
 // whose number comes from two runs, the cell's and the cell with its delta_from merged over it. Both are
 // ordinary jobs (deduplicated with equal jobs of other cells); the check combines them.
 #include <gtest/gtest.h>
@@ -44,6 +44,7 @@ cells:
   - {id: gain, metric: accuracy_gain, delta_from: {ipc: 2}, reference: {cpu: {value: -10, std: 0, n: 4}}}
   - {id: auroc-gain, metric: auroc_gain, delta_from: {ipc: 2}}
   - {id: fpr95-drop, metric: fpr95_drop, delta_from: {ipc: 2}}
+  - {id: accuracy-drop-from, metric: accuracy_drop_from, delta_from: {ipc: 2}}
   - {id: ratio, metric: recovery_ratio, delta_from: {ipc: 2}}
   - {id: unpaired, metric: accuracy_gain, delta_from: {ipc: 2, seeds: 1}}
   - {id: broken-other, metric: accuracy_gain, delta_from: {ipc: 3}}
@@ -79,6 +80,10 @@ TEST(DerivedMetrics, RegisteredWithTheirRules) {
     EXPECT_TRUE(find_metric(m)->higher_is_better) << m;
   }
   EXPECT_EQ(find_derived_metric("fpr95_drop")->sign, -1);
+  // What a change costs: lower is better (IDM's "model sampling lowers DM by 1.1%").
+  ASSERT_NE(find_derived_metric("accuracy_drop_from"), nullptr);
+  EXPECT_EQ(find_derived_metric("accuracy_drop_from")->sign, -1);
+  EXPECT_FALSE(find_metric("accuracy_drop_from")->higher_is_better);
   EXPECT_EQ(find_derived_metric("recovery_ratio")->rule, "ratio");
   EXPECT_EQ(find_derived_metric("accuracy"), nullptr);
 }
@@ -223,6 +228,7 @@ TEST(DerivedMetrics, RunAndCheckEndToEnd) {
 
   EXPECT_DOUBLE_EQ(*result_of(rs, "auroc-gain").mean, -10.0);  // auroc(cell) - auroc(other)
   EXPECT_DOUBLE_EQ(*result_of(rs, "fpr95-drop").mean, -10.0);  // fpr95(other) 79.5 - fpr95(cell) 89.5
+  EXPECT_DOUBLE_EQ(*result_of(rs, "accuracy-drop-from").mean, 10.0);  // accuracy(other) 20.5 - accuracy(cell) 10.5
 
   const CellResult& ratio = result_of(rs, "ratio");
   ASSERT_TRUE(ratio.mean) << ratio.reason;
