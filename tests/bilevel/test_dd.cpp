@@ -5,19 +5,16 @@
 
 #include <cmath>
 
-#include "datasets/registry.h"
 #include "harness/eval_protocol.h"
 #include "harness/nets/net.h"
 #include "harness/protocols/dd.h"
 #include "methods/method.h"
+#include "../protocols/toy_sets.h"
 
 namespace ddb {
 namespace {
 
-const LoadedDataset& toy28() {
-  static const LoadedDataset d = load_dataset("toy28", {});
-  return d;
-}
+using testing_support::toy28;
 
 TEST(DdInitialise, XavierNormalWeightsAndZeroBiases) {
   torch::manual_seed(3);

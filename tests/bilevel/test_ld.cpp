@@ -3,20 +3,17 @@
 // and its evaluation protocol.
 #include <gtest/gtest.h>
 
-#include "datasets/registry.h"
 #include "harness/eval_protocol.h"
 #include "harness/nets/net.h"
 #include "harness/protocols/ld.h"
 #include "methods/bilevel/ld_restart_rule.h"
 #include "methods/method.h"
+#include "../protocols/toy_sets.h"
 
 namespace ddb {
 namespace {
 
-const LoadedDataset& toy28() {
-  static const LoadedDataset d = load_dataset("toy28", {});
-  return d;
-}
+using testing_support::toy28;
 
 TEST(LdRestartRule, RestartsAfterAWindowWithoutANewMinimumAndRecordsTheStepAtIt) {
   LdRestartRule rule(2);
@@ -113,12 +110,8 @@ TEST(LdMethod, DefaultsFollowTheReferenceConfigurations) {
 }
 
 TEST(LdProtocol, TrainsForTheRecordedStepsAndScoresTheTestSplit) {
-  torch::manual_seed(5);
-  SyntheticSet set;
-  std::vector<torch::Tensor> imgs;
-  for (int64_t c = 0; c < 10; ++c) imgs.push_back(toy28().sample_class(c, 5));
-  set.images = torch::cat(imgs);
-  set.labels = torch::one_hot(torch::arange(10).repeat_interleave(5), 10).to(torch::kFloat);
+  SyntheticSet set = testing_support::toy28_real_set(5);
+  set.labels = torch::one_hot(set.labels, 10).to(torch::kFloat);
   EvalSpec spec = EvalSpec::from_json({{"protocol", "ld"}, {"net", "MLP"}});
   // Without LD's record the protocol says what it needs.
   try {
