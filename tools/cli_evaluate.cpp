@@ -128,9 +128,11 @@ void register_evaluate_command(CLI::App& app) {
       std::vector<uint64_t> seeds;
       for (int64_t r = 0; r < runs; ++r) seeds.push_back(derive_seed(eval_identity, static_cast<int>(seed + r), "evaluate"));
       long last = -1;
-      const ProgressFn progress = [&last](const std::string& phase, long done, long total) {
+      // What the protocol's progress counts: epochs, or training steps where it does not train in epochs.
+      const std::string unit = protocol_registry().get(protocol).uses_epochs ? " epoch " : " step ";
+      const ProgressFn progress = [&last, &unit](const std::string& phase, long done, long total) {
         const long pct = total ? done * 100 / total : 0;
-        if (pct / 25 != last / 25) std::cerr << phase << " epoch " << done << "/" << total << "\n";
+        if (pct / 25 != last / 25) std::cerr << phase << unit << done << "/" << total << "\n";
         last = pct;
       };
       const EvalRuns evaluated =
@@ -152,8 +154,7 @@ void register_evaluate_command(CLI::App& app) {
       }
       if (accs.empty()) throw Diverged("every run diverged");
       const auto [m, s] = mean_std(accs);
-      const std::string epochs_text =
-          protocol_registry().get(protocol).uses_epochs ? ", " + std::to_string(es.epochs) + " epochs" : "";
+      const std::string epochs_text = unit == " epoch " ? ", " + std::to_string(es.epochs) + " epochs" : "";
       std::printf("%s on %s (%lld images, protocol %s, %s%s): accuracy %.2f ± %.2f (n=%zu)\n", file.c_str(), ds.c_str(),
                   static_cast<long long>(set.size()), protocol.c_str(), net.c_str(), epochs_text.c_str(), m, s, accs.size());
       for (const auto& [row, values] : rows) {

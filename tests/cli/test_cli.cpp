@@ -201,6 +201,24 @@ TEST(Cli, EvaluateSeedsComeFromTheSetNotThePath) {
   EXPECT_EQ(line(ra.output), line(rb.output)) << ra.output << rb.output;
 }
 
+// LD's set carries what its evaluation needs (meta.ld) through the saved file's sidecar; the ld protocol
+// counts steps, not epochs, and a set from another method gets a clear error.
+TEST(Cli, LdSetEvaluatesWithItsOwnProtocolThroughTheSidecar) {
+  const auto dir = temp_dir("cli");
+  const std::string ld = (dir / "ld.pt").string(), rnd = (dir / "random.pt").string();
+  const CommandResult d = run("distill --method ld --dataset toy28 --ipc 2 --net MLP -o epochs=1 -o batch_real=250 "
+                              "-o val_size=200 --threads 1 --out " + ld);
+  ASSERT_EQ(d.code, 0) << d.output;
+  const CommandResult e = run("evaluate " + ld + " --protocol ld --net MLP --runs 2 --threads 1");
+  ASSERT_EQ(e.code, 0) << e.output;
+  EXPECT_NE(e.output.find("protocol ld, MLP): accuracy"), std::string::npos) << e.output;  // no epochs it does not use
+  EXPECT_NE(e.output.find(" step "), std::string::npos) << e.output;
+  ASSERT_EQ(run("distill --method random --dataset toy28 --ipc 2 --out " + rnd).code, 0);
+  const CommandResult wrong = run("evaluate " + rnd + " --protocol ld --net MLP --threads 1");
+  EXPECT_NE(wrong.code, 0);
+  EXPECT_NE(wrong.output.find("distilled by method 'ld'"), std::string::npos) << wrong.output;
+}
+
 // Defect: a --data-root with an incomplete Fashion-MNIST was passed over for the system copy.
 TEST(Cli, IncompleteDataRootIsAnErrorNamingTheMissingFile) {
   const std::filesystem::path sys = "/usr/share/datasets/fashion-mnist";
