@@ -175,13 +175,13 @@ std::vector<EvalRunOutcome> one_by_one(const EvalContext& ctx, const std::vector
   return out;
 }
 
-// After training: test accuracy (also the "accuracy" row) and the rows of spec.ood's shift sets.
+}  // namespace
+
 void add_test_rows(EvalRunResult& r, NetImpl& net, const EvalContext& ctx) {
   r.accuracy = test_accuracy(net, ctx.data.test, ctx.device);
   r.values.push_back({"accuracy", r.accuracy});
   for (auto& row : shifted_test_rows(net, ctx.data, ctx.spec.ood, r.accuracy, ctx.device)) r.values.push_back(std::move(row));
 }
-}  // namespace
 
 std::vector<EvalRunOutcome> EvalProtocol::run_together(const EvalContext& ctx, const std::vector<uint64_t>& seeds) const {
   return one_by_one(ctx, seeds, [this](const EvalContext& one) { return run(one); });

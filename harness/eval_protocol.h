@@ -172,6 +172,10 @@ EvalRuns evaluate_runs_of(const SyntheticSet& set, const LoadedDataset& data, co
                           const ProgressFn& progress = nullptr, const std::string& phase = "eval",
                           const EvalPaths& paths = {});
 
+// After a protocol has trained `net`: top-1 accuracy on the test split (r.accuracy and the "accuracy" row)
+// and the rows of the shift sets of spec.ood (shifted_test_rows in harness/shifted_tests.h; none when empty).
+void add_test_rows(EvalRunResult& r, NetImpl& net, const EvalContext& ctx);
+
 // The loop most protocols share (VICO evaluate_synset): a fresh ctx.spec.net seeded with ctx.seed,
 // trained on the set with the spec's schedule and augmentation at learning rate `lr`, then top-1
 // accuracy on the test split (also returned as the "accuracy" row) and the rows of the shift sets of

@@ -129,7 +129,7 @@ void register_evaluate_command(CLI::App& app) {
       for (int64_t r = 0; r < runs; ++r) seeds.push_back(derive_seed(eval_identity, static_cast<int>(seed + r), "evaluate"));
       long last = -1;
       // What the protocol's progress counts: epochs, or training steps where it does not train in epochs.
-      const std::string unit = protocol_registry().get(protocol).uses_epochs ? " epoch " : " step ";
+      const std::string unit = pinfo.uses_epochs ? " epoch " : " step ";
       const ProgressFn progress = [&last, &unit](const std::string& phase, long done, long total) {
         const long pct = total ? done * 100 / total : 0;
         if (pct / 25 != last / 25) std::cerr << phase << unit << done << "/" << total << "\n";

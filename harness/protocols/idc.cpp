@@ -32,7 +32,6 @@
 #include "harness/augment/imagenet_transform.h"
 #include "harness/eval_protocol.h"
 #include "harness/nets/net.h"
-#include "harness/shifted_tests.h"
 
 namespace ddb {
 namespace {
@@ -82,9 +81,7 @@ class IdcProtocol : public EvalProtocol {
     EvalRunResult r;
     r.train_loss = train_classifier(*net, ctx.set.images.to(ctx.device).detach(), ctx.set.labels.to(ctx.device).detach(), s,
                                     ctx.progress, ctx.phase);
-    r.accuracy = test_accuracy(*net, data.test, ctx.device);
-    r.values.push_back({"accuracy", r.accuracy});
-    for (auto& row : shifted_test_rows(*net, data, spec.ood, r.accuracy, ctx.device)) r.values.push_back(std::move(row));
+    add_test_rows(r, *net, ctx);
     return r;
   }
 };

@@ -31,6 +31,7 @@
 
 #include "harness/augment/cutmix.h"
 #include "harness/augment/rded_transform.h"
+#include "harness/classification_loss.h"
 #include "harness/eval_protocol.h"
 #include "harness/nets/net.h"
 #include "harness/protocols/kd.h"
@@ -142,7 +143,7 @@ class TeacherStudentProtocol : public EvalProtocol {
         } else {
           x = x.to(ctx.device);
           const torch::Tensor soft = static_soft.index_select(0, idx).to(ctx.device);
-          loss = -(soft * torch::log_softmax(student->forward(x), 1)).sum(1).mean();
+          loss = classification_loss(student->forward(x), soft);
         }
         opt->zero_grad();
         loss.backward();

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 
+#include "harness/classification_loss.h"
 #include "harness/nets/net.h"
 #include "harness/train.h"
 #include "methods/common.h"
@@ -235,11 +236,6 @@ class ChunkSampler {
   std::vector<torch::Tensor> chunks_;
 };
 
-torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets) {
-  if (targets.dim() == 2) return -(targets * torch::log_softmax(logits, 1)).sum(1).mean();
-  return torch::nn::functional::cross_entropy(logits, targets);
-}
-
 // The student's cross-entropy on one step's minibatch: the seam's transform (FYI doubles the batch),
 // then per-sample DSA (non-Siamese, as distill.py's DiffAugment without a seed).
 // With outliers (TrustDD, `out` defined and lambda > 0): an outlier minibatch beside it, augmented on
@@ -252,12 +248,12 @@ torch::Tensor step_loss(ParamBinding& student, const torch::Tensor& images, cons
   if (st.seam) b = st.seam->transform_synthetic(std::move(b));
   torch::Tensor x = b.images;
   if (st.dsa && st.dsa->enabled()) x = (*st.dsa)(x, -1);
-  if (!out.defined() || lambda <= 0) return cross_entropy(student.forward(theta, x), b.labels);
+  if (!out.defined() || lambda <= 0) return classification_loss(student.forward(theta, x), b.labels);
   torch::Tensor xo = out.index_select(0, idx_out.to(out.device()));
   if (st.dsa && st.dsa->enabled()) xo = (*st.dsa)(xo, -1);
   const torch::Tensor logits = student.forward(theta, torch::cat({x, xo}, 0));
   const int64_t n = x.size(0);
-  return cross_entropy(logits.narrow(0, 0, n), b.labels) + lambda * uniform_cross_entropy(logits.narrow(0, n, xo.size(0)));
+  return classification_loss(logits.narrow(0, 0, n), b.labels) + lambda * uniform_cross_entropy(logits.narrow(0, n, xo.size(0)));
 }
 
 torch::Tensor match_loss(const torch::Tensor& theta_n, const torch::Tensor& start, const torch::Tensor& target,
