@@ -22,6 +22,34 @@ std::unique_ptr<torch::optim::SGD> make_sgd(const std::vector<torch::Tensor>& pa
   return std::make_unique<torch::optim::SGD>(params,
                                              torch::optim::SGDOptions(lr).momentum(s.momentum).weight_decay(s.weight_decay));
 }
+// SGD's state is keyed by the address of the parameter's TensorImpl as a string (LibTorch 1.13).
+void install_momentum(torch::optim::SGD& opt, const std::vector<torch::Tensor>& params,
+                      const std::vector<torch::Tensor>& buffers) {
+  if (buffers.size() != params.size())
+    throw std::logic_error("carried momentum: " + std::to_string(buffers.size()) + " buffers for " +
+                           std::to_string(params.size()) + " parameters");
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto state = std::make_unique<torch::optim::SGDParamState>();
+    state->momentum_buffer(buffers[i].to(params[i].device()).clone());
+    opt.state()[c10::guts::to_string(params[i].unsafeGetTensorImpl())] = std::move(state);
+  }
+}
+
+// The buffers after training; a parameter that never took a momentum step gets zeros (PyTorch's first
+// step would start its buffer from the gradient: a zero buffer plus the gradient is the same).
+std::vector<torch::Tensor> momentum_of(torch::optim::SGD& opt, const std::vector<torch::Tensor>& params) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : params) {
+    auto it = opt.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    if (it == opt.state().end()) {
+      out.push_back(torch::zeros_like(p).detach());
+      continue;
+    }
+    const auto& st = static_cast<const torch::optim::SGDParamState&>(*it->second);
+    out.push_back(st.momentum_buffer().defined() ? st.momentum_buffer().detach().clone() : torch::zeros_like(p).detach());
+  }
+  return out;
+}
 }  // namespace
 
 ScheduledSgd::ScheduledSgd(std::vector<torch::Tensor> params, const TrainSchedule& s)
@@ -60,6 +88,10 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
   net.train();
   const int64_t n = images.size(0);
   ScheduledSgd sgd(net.parameters(), s);
+  if (s.carried_momentum && !s.carried_momentum->empty()) {
+    if (s.lr_drop) throw std::logic_error("carried momentum with lr_drop: the new optimizer would drop it");
+    install_momentum(sgd.optimizer(), net.parameters(), *s.carried_momentum);
+  }
   double last_loss = 0;
   const int64_t epochs = total_epochs(s);  // `for ep in range(Epoch + 1)`
   const bool cutmix_on = s.cutmix_prob > 0;
@@ -105,6 +137,7 @@ double train_classifier(NetImpl& net, const torch::Tensor& images, const torch::
     sgd.end_epoch(ep);
     report(progress, phase, ep + 1, epochs);
   }
+  if (s.carried_momentum) *s.carried_momentum = momentum_of(sgd.optimizer(), net.parameters());
   return last_loss;
 }
 

@@ -36,6 +36,11 @@ struct TrainSchedule {
   // momentum are kept). Empty: no such schedule (use with lr_drop = false).
   std::vector<int64_t> lr_milestones;
   double lr_gamma = 0.1;
+  // PDD's progressive evaluation (evaluate_mtt.py: `optimizer.state = init_state` from the previous
+  // stage): SGD momentum buffers carried from one train_classifier call to the next, one per parameter
+  // in net.parameters() order. Non-null: read when it holds buffers (installed before the first step),
+  // and filled with the buffers after the last epoch. One net only (the stacked loop refuses it).
+  std::vector<torch::Tensor>* carried_momentum = nullptr;
   // IDC's CutMix (harness/augment/cutmix.h) on every batch after `augment`: with probability
   // cutmix_prob a box from a permuted batch (lam ~ Beta(cutmix_beta, cutmix_beta)) and the
   // area-weighted sum of the two cross-entropies. 0: off. Hard labels only; not with outliers.

@@ -29,6 +29,7 @@ std::string stacked_schedule_unsupported(const TrainSchedule& s) {
   if (s.outliers.defined() && s.lambda_oe > 0) return "outlier exposure trains each net with its own outlier batches";
   if (s.cutmix_prob > 0) return "CutMix is a per-net loss";
   if (s.after_epoch) return "a per-epoch callback (checkpoint selection) reads one net";
+  if (s.carried_momentum) return "momentum carried between calls belongs to one net";
   return "";
 }
 

@@ -47,7 +47,7 @@ void register_evaluate_command(CLI::App& app) {
     c->add_option("--ood", ood,
                   "protocol trustdd: OOD test sets to score the trained nets against (gaussian-noise, uniform-noise, or "
                   "dataset names: ddbench list datasets); a set with outliers ('outliers' in the file) trains with OE. "
-                  "Protocols dc, mtt, idc: shifted test sets generated from the test split (rdd-noise, rdd-blur, "
+                  "Protocols dc, mtt, idc, pdd: shifted test sets generated from the test split (rdd-noise, rdd-blur, "
                   "rdd-invert: accuracy@ and accuracy_drop@ rows; rdd-kmeans10: worst_group_accuracy@ and accuracy_drop@)");
     c->add_option("--test-every", test_every, "protocol trustdd: test accuracy every N epochs (default 50)");
     c->add_option("--keep-from", keep_from,

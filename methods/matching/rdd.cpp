@@ -1,7 +1,8 @@
 // RDD ("Group Distributionally Robust Dataset Distillation with Risk Minimization", Vahidian et al.,
 // ICLR 2025; notes ../shared/method-notes/rdd.md) as a matching modifier: it changes only how the
 // network that supplies the matching signal is trained on real data (Alg. 1, Eq. 2). In every such
-// network update (IDC's net update -- also DREAM's, which is IDC's --, IDM's queue training: the hosts listed below) each real sample of a batch is assigned to the
+// network update (IDC's net update -- also DREAM's, which is IDC's --, IDM's queue training, the real-data
+// training of PDD's stage 2..P experts: the hosts listed below) each real sample of a batch is assigned to the
 // nearest synthetic sample of its class; the synthetic samples so used are the cluster centres; the
 // network minimises CE + mean_c CVaR_alpha(losses of c) + max_c CVaR_alpha(losses of c).
 // Readings, recorded in each set's meta (meta.modifiers.rdd):
@@ -160,6 +161,6 @@ DDBENCH_REGISTER_MODIFIER(ModifierInfo{
      {"cvar_every", "int", 3, "the CVaR terms on every k-th batch of an update (the code's --usefrequency 3); CE alone on the others"}},
     [](const Options& o) { return o.flag("rdd"); },
     [](const Options& o) { return std::make_unique<RobustDatasetDistillation>(o); },
-    /*hosts=*/{"dream", "idc", "idm"}});
+    /*hosts=*/{"dream", "idc", "idm", "pdd"}});
 
 }  // namespace ddb

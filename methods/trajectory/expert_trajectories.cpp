@@ -7,10 +7,9 @@
 
 namespace ddb {
 
-SyntheticSet distill_with_experts(const TrajectoryConfig& cfg, const DistillContext& ctx,
-                                  const ImageGradientHookFactory& make_hook) {
+ExpertSpec mtt_expert_spec(const TrajectoryConfig& cfg, const std::string& net) {
   ExpertSpec spec;
-  spec.net = ctx.net;
+  spec.net = net;
   spec.epochs = cfg.expert_train_epochs;
   spec.lr = cfg.lr_teacher;  // buffer.py --lr_teacher; --mom 0, --l2 0, --batch_train 256 are the defaults
   // buffer.py trains with DSA; dsa_strategy applies to experts and student alike ("none": neither).
@@ -23,6 +22,12 @@ SyntheticSet distill_with_experts(const TrajectoryConfig& cfg, const DistillCont
     spec.sam_alpha = cfg.expert_alpha;
     spec.sam_adaptive = true;
   }
+  return spec;
+}
+
+SyntheticSet distill_with_experts(const TrajectoryConfig& cfg, const DistillContext& ctx,
+                                  const ImageGradientHookFactory& make_hook) {
+  ExpertSpec spec = mtt_expert_spec(cfg, ctx.net);
   // TrustDD: experts on Eq. 10's loss with T_out, the student on Eq. 11's with S_out. The experts'
   // outliers come from a source seeded by what they are (not by this run), so every run that shares
   // the cached experts would have trained the same ones.

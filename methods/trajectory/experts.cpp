@@ -35,25 +35,6 @@ std::string now_utc() {
   return buf;
 }
 
-// Expert training draws from the global CPU RNG (seeded per expert). Callers (a method's
-// distillation) must see the same RNG stream whether the experts were cached or just trained, so
-// the state is put back afterwards.
-class CpuRngRestore {
- public:
-  CpuRngRestore() : gen_(at::detail::getDefaultCPUGenerator()) {
-    std::lock_guard<std::mutex> lock(gen_.mutex());
-    state_ = gen_.get_state();
-  }
-  ~CpuRngRestore() {
-    std::lock_guard<std::mutex> lock(gen_.mutex());
-    gen_.set_state(state_);
-  }
-
- private:
-  at::Generator gen_;
-  at::Tensor state_;
-};
-
 torch::Tensor cross_entropy(NetImpl& net, const torch::Tensor& x, const torch::Tensor& y) {
   return torch::nn::functional::cross_entropy(net.forward(x), y);
 }
@@ -353,12 +334,7 @@ void ExpertCache::train_one(int64_t index, torch::Device device, const ProgressF
   const double acc = test_accuracy(*net, data_.test, device);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  c10::Dict<std::string, torch::Tensor> dict;
-  dict.insert("snapshots", torch::stack(snaps).contiguous());  // [epochs + 1, P] float32
-  dict.insert("test_accuracy", torch::tensor(acc, torch::kDouble));
-  dict.insert("seed", torch::tensor(static_cast<int64_t>(seed_of(index)), torch::kLong));
-  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  write_file_atomic(path_of(index), std::string(bytes.begin(), bytes.end()));
+  save_trajectory_file(path_of(index), snaps, acc, seed_of(index));
   record_in_meta(index, {{"test_accuracy", acc},
                          {"final_train_loss", last_loss},
                          {"seconds", seconds},
@@ -367,8 +343,17 @@ void ExpertCache::train_one(int64_t index, torch::Device device, const ProgressF
                          {"threads", torch::get_num_threads()}});
 }
 
-Trajectory ExpertCache::load(int64_t index) const {
-  const std::string path = path_of(index);
+void save_trajectory_file(const std::string& path, const std::vector<torch::Tensor>& snapshots, double test_accuracy,
+                          uint64_t seed) {
+  c10::Dict<std::string, torch::Tensor> dict;
+  dict.insert("snapshots", torch::stack(snapshots).contiguous());  // [epochs + 1, P] float32
+  dict.insert("test_accuracy", torch::tensor(test_accuracy, torch::kDouble));
+  dict.insert("seed", torch::tensor(static_cast<int64_t>(seed), torch::kLong));
+  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
+}
+
+Trajectory load_trajectory_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UserError(path + ": expert trajectory missing (ddbench experts, or the method, trains it)");
   const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -389,11 +374,19 @@ Trajectory ExpertCache::load(int64_t index) const {
   }
   if (!snaps.defined() || snaps.dim() != 2 || !snaps.is_floating_point())
     throw UserError(path + ": not an expert trajectory (expected a dict with a 2-D float 'snapshots' tensor)");
-  if (snaps.size(0) != spec_.epochs + 1 || snaps.size(1) != params_)
-    throw UserError(path + ": snapshots are " + c10::str(snaps.sizes()) + ", expected [" +
-                    std::to_string(spec_.epochs + 1) + ", " + std::to_string(params_) + "] for " + spec_.net);
-  const torch::Tensor flat = snaps.to(torch::kFloat).contiguous();
-  t.snapshots = flat.unbind(0);
+  t.snapshots = snaps.to(torch::kFloat).contiguous().unbind(0);
+  return t;
+}
+
+Trajectory ExpertCache::load(int64_t index) const {
+  const std::string path = path_of(index);
+  Trajectory t = load_trajectory_file(path);
+  const int64_t rows = static_cast<int64_t>(t.snapshots.size());
+  const int64_t cols = rows > 0 ? t.snapshots.front().numel() : 0;
+  if (rows != spec_.epochs + 1 || cols != params_)
+    throw UserError(path + ": snapshots are [" + std::to_string(rows) + ", " + std::to_string(cols) +
+                    "], expected [" + std::to_string(spec_.epochs + 1) +
+                    ", " + std::to_string(params_) + "] for " + spec_.net);
   return t;
 }
 

@@ -2,7 +2,10 @@
 // trained on the real data with their parameters snapshotted after every epoch, cached on disk
 // by content (dataset identity incl. ZCA + training spec) and shared by every run that needs them.
 #pragma once
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -11,6 +14,25 @@
 #include "harness/types.h"
 
 namespace ddb {
+
+// Puts the global CPU RNG back as it was when constructed. Expert training draws from it (seeded per
+// expert); a method's distillation must see the same RNG stream whether its experts were cached or just
+// trained.
+class CpuRngRestore {
+ public:
+  CpuRngRestore() : gen_(at::detail::getDefaultCPUGenerator()) {
+    std::lock_guard<std::mutex> lock(gen_.mutex());
+    state_ = gen_.get_state();
+  }
+  ~CpuRngRestore() {
+    std::lock_guard<std::mutex> lock(gen_.mutex());
+    gen_.set_state(state_);
+  }
+
+ private:
+  at::Generator gen_;
+  at::Tensor state_;
+};
 
 struct ExpertSpec {
   std::string net = "ConvNet";
@@ -54,6 +76,13 @@ struct Trajectory {
   std::vector<torch::Tensor> snapshots;  // epochs+1 flat parameter vectors [P] float32 on the CPU
   double test_accuracy = -1;             // percent, after the last epoch
 };
+
+// One trajectory file (expert_<i>.pt, the cache's format and PDD's stage experts'): a pickled dict
+// {snapshots [epochs+1, P] float32, test_accuracy, seed}, written atomically (temp file + rename).
+void save_trajectory_file(const std::string& path, const std::vector<torch::Tensor>& snapshots, double test_accuracy,
+                          uint64_t seed);
+// UserError naming the file when it is missing, corrupt or holds no 2-D float `snapshots`.
+Trajectory load_trajectory_file(const std::string& path);
 
 class ExpertCache {
  public:

@@ -456,7 +456,8 @@ class TrajectoryStore {
 SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillContext& ctx,
                                      const ExpertSource& experts,
                                      const std::function<void(int64_t, const torch::Tensor&)>& observer,
-                                     OutlierSource* outliers, const ImageGradientHook* image_gradient) {
+                                     OutlierSource* outliers, const ImageGradientHook* image_gradient,
+                                     const SyntheticSet* frozen) {
   const auto& info = ctx.data.info;
   if (cfg.res != 0 && (cfg.res != info.shape.height || cfg.res != info.shape.width))
     throw UserError(cfg.method + ": option res = " + std::to_string(cfg.res) + " but " + info.name + " images are " +
@@ -470,6 +471,17 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   // needs the net (and the experts) first.
   SyntheticSet init;
   if (!correct_init) init = cfg.pix_init == "noise" ? noise_init(info, ctx.ipc) : real_init(ctx.data, ctx.ipc);
+  // PDD: the earlier stages' images first (distill_increase.py: torch.cat([images_best, image_syn])),
+  // kept fixed by zeroing their rows of every gradient before the update.
+  const int64_t n_frozen = frozen ? frozen->size() : 0;
+  if (n_frozen > 0) {
+    if (correct_init || cfg.soft_labels != SoftLabels::None || outliers || cfg.ema_decay > 0 || image_gradient)
+      throw UserError(cfg.method + ": frozen earlier images work with MTT's plain loop only (hard labels, no EMA, "
+                      "outliers or gradient hooks)");
+    if (frozen->labels.dim() != 1) throw UserError(cfg.method + ": frozen earlier images need hard labels");
+    init.images = torch::cat({frozen->images.to(init.images.dtype()), init.images});
+    init.labels = torch::cat({frozen->labels.to(torch::kLong), init.labels});
+  }
   Net net = make_net(ctx.net, info.shape, info.num_classes);
   net->to(ctx.device);
   net->train();  // distill.py: student_net.train()
@@ -603,6 +615,7 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
     if (it == 0) first = last;
     check_finite(last, cfg.method + " trajectory matching", it);
     seam.on_pixel_gradient(s.images);
+    if (n_frozen > 0) s.images.mutable_grad().narrow(0, 0, n_frozen).zero_();  // image_syn.grad.data[:masked_num] = 0
     if (image_gradient) image_gradient->apply(it, s, traj);
     // DATM.py: `if grand_loss <= args.threshold:` step images, labels and lr; otherwise skip the update.
     if (cfg.loss_threshold > 0 && last > cfg.loss_threshold) {
@@ -631,6 +644,7 @@ SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillC
   out.meta["learned_lr"] = s.syn_lr.item<double>();
   out.meta["modifiers"] = seam.active();
   out.meta["start_epoch_histogram"] = start_hist;
+  if (n_frozen > 0) out.meta["frozen_images"] = n_frozen;
   if (cfg.min_start_epoch > 0 || cfg.current_max_start_epoch > 0)
     out.meta["start_epochs"] = {{"min", cfg.min_start_epoch},
                                 {"current_max", cfg.current_max_start_epoch},

@@ -189,19 +189,26 @@ struct ImageGradientHook {
   std::function<json(const SyntheticSet& stored)> on_stored;
 };
 
-// The whole distillation. `observer` (tests) sees the images before the first update (iteration -1)
+// The whole distillation. `frozen` (PDD's earlier stages): images and hard labels placed before the new
+// ctx.ipc per class, in the student's batches but never updated (their gradient rows are zeroed before each
+// step); the set returned holds both. `observer` (tests) sees the images before the first update (iteration -1)
 // and the optimised images after every update.
 // `outliers` (TrustDD): the real outliers S_out is initialised from; S_out is optimised like the images.
 class OutlierSource;
 SyntheticSet run_trajectory_matching(const TrajectoryConfig& cfg, const DistillContext& ctx,
                                      const ExpertSource& experts,
                                      const std::function<void(int64_t, const torch::Tensor&)>& observer = nullptr,
-                                     OutlierSource* outliers = nullptr, const ImageGradientHook* image_gradient = nullptr);
+                                     OutlierSource* outliers = nullptr, const ImageGradientHook* image_gradient = nullptr,
+                                     const SyntheticSet* frozen = nullptr);
 
 // distill() of mtt/tesla/ftd/datm/edf: trains or loads the experts (methods/trajectory/experts.h ExpertCache,
 // spec from the options), then runs the loop. `make_hook` (EDF) builds the image-gradient hook once the
 // experts exist.
 using ImageGradientHookFactory = std::function<ImageGradientHook(const ExpertSource& experts)>;
+// MTT buffer.py's expert recipe for this configuration (net, epochs, lr_teacher, DSA, subset, FTD's
+// sharpness-aware settings); distill_with_experts adds TrustDD's outliers.
+struct ExpertSpec;
+ExpertSpec mtt_expert_spec(const TrajectoryConfig& cfg, const std::string& net);
 SyntheticSet distill_with_experts(const TrajectoryConfig& cfg, const DistillContext& ctx,
                                   const ImageGradientHookFactory& make_hook = nullptr);
 
