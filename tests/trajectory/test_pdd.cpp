@@ -154,7 +154,7 @@ TEST(Pdd, StageOneOfTwoIsTheOneStageRunAndLaterExpertsAreCachedAndReused) {
   EXPECT_TRUE(torch::equal(again.images, two.images));
 }
 
-TEST(Pdd, RddActsOnTheLaterStagesExpertsAndBadSettingsAreRefused) {
+TEST(Pdd, RddIsRecordedAndKeysTheLaterStagesExpertsAndBadSettingsAreRefused) {
   ddb_test_fixtures::TempDir tmp;
   json o = small_mtt();
   o["stage_train_epochs"] = 0;
@@ -162,6 +162,8 @@ TEST(Pdd, RddActsOnTheLaterStagesExpertsAndBadSettingsAreRefused) {
   o["stages"] = 2;
   o["rdd"] = true;
   o["cvar_every"] = 1;
+  // Wiring only: RDD is recorded and its stage experts are keyed apart from the plain ones. What its loss does
+  // to a network update is the rdd modifier's tests' (tests/matching).
   const SyntheticSet r = run_pdd(o, 2, tmp / "cache");
   EXPECT_NE(r.meta.at("pdd").at("rdd_on").get<std::string>(), "off");
   o["rdd"] = false;
