@@ -55,7 +55,7 @@ json EvalSpec::to_json() const {
     j["keep_from"] = keep_from;
   }
   if (protocol == "kd") j["temperature"] = temperature;
-  if (protocol == "cl_gdumb") j["steps"] = steps;
+  if (protocol == "cl_gdumb" || protocol == "kip") j["steps"] = steps;
   if (learns_from_teacher(protocol)) {
     j["teacher_net"] = teacher_net;
     j["teacher_epochs"] = teacher_epochs;
@@ -120,8 +120,10 @@ EvalSpec EvalSpec::from_json(const json& j_in) {
   s.teacher_net = str_or(j, "teacher_net", s.teacher_net);
   s.teacher_epochs = j.value("teacher_epochs", s.teacher_epochs);
   s.steps = j.value("steps", s.steps);
-  if (s.protocol != "cl_gdumb" && j.contains("steps")) throw UserError("eval.steps applies to protocol cl_gdumb only");
+  if (s.protocol != "cl_gdumb" && s.protocol != "kip" && j.contains("steps"))
+    throw UserError("eval.steps applies to protocols cl_gdumb and kip only");
   if (s.protocol == "cl_gdumb" && s.steps < 1) throw UserError("eval.steps (the class-incremental steps) must be >= 1");
+  if (s.protocol == "kip" && s.steps < 1) throw UserError("eval.steps (kip: the training updates) must be >= 1");
   if (s.protocol != "trustdd") {
     for (const char* f : {"lambda_oe", "test_every", "keep_from"})
       if (j.contains(f)) throw UserError(std::string("eval.") + f + " applies to protocol trustdd only");

@@ -49,7 +49,8 @@ struct EvalSpec {
   // conv5 -> conv5 scripts) and its training epochs.
   std::string teacher_net;
   int64_t teacher_epochs = 50;
-  // `cl_gdumb` only (recorded in to_json() for it only): the class-incremental steps (DM's CL_DM.py --steps).
+  // `cl_gdumb` and `kip` only (recorded in to_json() for those only): the class-incremental steps (DM's CL_DM.py
+  // --steps); kip's training updates (nn_training.ipynb train_steps, default 5000).
   int64_t steps = 0;
 
   json to_json() const;

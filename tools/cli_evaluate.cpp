@@ -54,7 +54,7 @@ void register_evaluate_command(CLI::App& app) {
                   "protocol trustdd: the best-test-accuracy model from this epoch on is scored (default 100; none "
                   "before it: the last epoch's model)");
     c->add_option("--batch-train", batch_train, "training batch size (default: the protocol's; kd: RDED's by IPC)");
-    c->add_option("--steps", steps, "protocol cl_gdumb: the class-incremental steps (5 or 10 in DM / IDM)");
+    c->add_option("--steps", steps, "protocol cl_gdumb: the class-incremental steps (5 or 10 in DM / IDM); kip: the training updates (default 5000)");
     c->add_option("--teacher-net", teacher_net,
                   "protocols kd, soft_label_ce: the teacher's net (default: --net), trained once into --cache");
     c->add_option("--teacher-epochs", teacher_epochs, "protocols kd, soft_label_ce: the teacher's epochs (default 50)");

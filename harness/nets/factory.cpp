@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/registry.h"
+#include "harness/nets/kip_convnet.h"
 #include "harness/nets/modules.h"
 #include "harness/nets/vit.h"
 
@@ -115,6 +116,17 @@ std::vector<Entry> build_registry() {
   r.push_back({"ConvNetMP", "ConvNet with MaxPool2d(2,2)", convnet(with_pool(Pool::Max))});
   r.push_back({"ConvNetAP", "ConvNet with AvgPool2d(2,2) (same as ConvNet)", convnet(with_pool(Pool::Avg))});
 
+  const auto kip = [](int64_t width, bool prepend) -> Builder {
+    return [width, prepend](const ImageShape& s, int64_t k) -> Net {
+      return std::make_shared<nets::KipConvNet>(width, 3, prepend, s, k);
+    };
+  };
+  r.push_back({"KipConvNet",
+               "KIP's finite ConvNet (kip/nn_training.ipynb): conv3x3-ReLU, then 3 x [conv3x3-ReLU-AvgPool2], width 1024, "
+               "no norm, stax init (W_std sqrt 2, b_std 0.1)",
+               kip(1024, true)});
+  r.push_back({"KipConvNet3", "KipConvNet without the prepended conv (KIP's 'ConvNet3')", kip(1024, false)});
+  r.push_back({"KipConvNetW128", "KipConvNet with width 128 (CPU-sized)", kip(128, true)});
   r.push_back({"MLP", "MLP: Linear(C*H*W,128)-ReLU-Linear(128,128)-ReLU-Linear(128,classes)",
                [](const ImageShape& s, int64_t k) -> Net { return std::make_shared<nets::MLP>(s, k); }});
   r.push_back({"LeNet", "LeNet: conv5(6)-pool-conv5(16)-pool-FC120-FC84-FC (pad 2 for 1-channel input)",

@@ -131,12 +131,12 @@ TEST(Cli, EvaluatesASetSavedByPythonTorchSave) {
 TEST(Cli, SuiteWithNothingRunnableIsSkippedForCtest) {
   const auto dir = temp_dir("cli");
   std::string text = kToySuite;
-  text.replace(text.find("method: random, ipc: 1"), 22, "method: kip, ipc: 1");
-  text.replace(text.find("method: random, ipc: 2"), 22, "method: kip, ipc: 2");
+  text.replace(text.find("method: random, ipc: 1"), 22, "method: frepo, ipc: 1");
+  text.replace(text.find("method: random, ipc: 2"), 22, "method: frepo, ipc: 2");
   const std::string suite = write_file(dir / "gpu.yaml", text);
   const CommandResult r = run("ctest-suite " + suite + " --tier cpu --results " + (dir / "res").string());
   EXPECT_EQ(r.code, 77) << r.output;
-  EXPECT_NE(r.output.find("unimplemented: method kip"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unimplemented: method frepo"), std::string::npos) << r.output;
 }
 
 TEST(Cli, RepositorySuitesAreValid) {

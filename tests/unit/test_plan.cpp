@@ -41,20 +41,20 @@ TEST(Plan, EqualConfigurationsShareJobs) {
 }
 
 TEST(Plan, CellsThatCannotRunSayWhy) {
-  const Suite s = suite_from(R"(  - {id: m, method: kip}
+  const Suite s = suite_from(R"(  - {id: m, method: frepo}
   - {id: d, method: random, dataset: cifar10}
   - {id: g, method: random, requires: [gpu]}
   - {id: p, method: random, requires: ["pretrained:stylegan-xl"]}
   - {id: o, method: random, metric: fpr95}
   - {id: x, method: idm, options: {queue_pretrained: true}}
   - {id: n, method: random, eval: {net: ViT_B16}}
-  - {id: k, method: random, eval: {protocol: kip, net: ConvNetW32}}
+  - {id: k, method: random, eval: {protocol: transfer_finetune, net: ConvNetW32}}
 )");
   PlanEnv env = cpu();
   env.data.data_root = "/nonexistent-ddbench-data";
   const auto cells = plan_suite(s, env);
   EXPECT_EQ(cells[0].status, Status::Unimplemented);
-  EXPECT_EQ(cells[0].reason, "method kip");
+  EXPECT_EQ(cells[0].reason, "method frepo");
   EXPECT_EQ(cells[1].status, Status::DatasetMissing);
   EXPECT_NE(cells[1].reason.find("/nonexistent-ddbench-data"), std::string::npos) << cells[1].reason;
   EXPECT_EQ(cells[2].status, Status::NeedsGpu);
@@ -64,7 +64,7 @@ TEST(Plan, CellsThatCannotRunSayWhy) {
   EXPECT_NE(cells[5].reason.find("queue_pretrained"), std::string::npos) << cells[5].reason;
   EXPECT_EQ(cells[6].status, Status::Unimplemented);
   EXPECT_EQ(cells[7].status, Status::Unimplemented);
-  EXPECT_EQ(cells[7].reason, "eval protocol kip");
+  EXPECT_EQ(cells[7].reason, "eval protocol transfer_finetune");
   // What the code cannot run has no configuration; what only this machine cannot run keeps one, so
   // results stored elsewhere (a GPU machine, the data present) are still read.
   for (size_t i : {0, 4, 5, 6, 7}) EXPECT_FALSE(cells[i].run.has_value()) << cells[i].cell->id;

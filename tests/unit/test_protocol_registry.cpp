@@ -48,12 +48,13 @@ TEST(ProtocolRegistry, RegisteredPlannedAndUnknownNames) {
   EXPECT_FALSE(find_protocol("toy")->produces("auroc"));
   EXPECT_NE(find_protocol("trustdd"), nullptr);
   EXPECT_TRUE(find_protocol("trustdd")->produces("auroc:energy@textures"));
-  EXPECT_TRUE(protocol_registry().is_planned("kip"));
+  EXPECT_TRUE(protocol_registry().is_planned("transfer_finetune"));
+  EXPECT_FALSE(protocol_registry().is_planned("kip"));  // registered now: the registry wins
   try {
     protocol_registry().get("nope");
     FAIL();
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("dc, dd, idc, kd, ld, mtt"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("dc, dd, idc, kd, kip, ld, mtt"), std::string::npos) << e.what();
   }
 }
 

@@ -88,10 +88,11 @@ TEST(EvalProtocol, UnknownOrUnimplementedProtocolsAreErrors) {
   EXPECT_THROW(EvalSpec::from_json({{"protocol", "nope"}}), UserError);
   EXPECT_THROW(EvalSpec::from_json({{"augment", "mixup"}}), UserError);
   // Planned protocols are data (planned/evaluation.yaml): known, valid in a suite, not registered.
-  EXPECT_EQ(find_protocol("kip"), nullptr);
-  EXPECT_TRUE(protocol_registry().is_planned("kip"));
-  EXPECT_NO_THROW(EvalSpec::from_json({{"protocol", "kip"}}));
-  EXPECT_THROW(evaluate_once(SyntheticSet{}, LoadedDataset{}, EvalSpec::from_json({{"protocol", "kip"}}), 1, torch::kCPU),
+  EXPECT_EQ(find_protocol("transfer_finetune"), nullptr);
+  EXPECT_TRUE(protocol_registry().is_planned("transfer_finetune"));
+  EXPECT_NO_THROW(EvalSpec::from_json({{"protocol", "transfer_finetune"}}));
+  EXPECT_THROW(evaluate_once(SyntheticSet{}, LoadedDataset{}, EvalSpec::from_json({{"protocol", "transfer_finetune"}}), 1,
+                             torch::kCPU),
                UserError);
 }
 
