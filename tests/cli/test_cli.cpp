@@ -165,7 +165,7 @@ TEST(Cli, MistypedOptionFailsValidateRunAndCtestSuite) {
             std::string::npos) << v.output;
   // Defect: ctest-suite exited 77 (skipped) when nothing could run, even with invalid cells.
   std::string none_runnable = text;
-  none_runnable.replace(none_runnable.find("method: random, ipc: 1"), 22, "method: kip, ipc: 1");
+  none_runnable.replace(none_runnable.find("method: random, ipc: 1"), 22, "method: frepo, ipc: 1");
   const std::string suite2 = write_file(dir / "typo2.yaml", none_runnable);
   const CommandResult c = run("ctest-suite " + suite2 + " --tier cpu --results " + (dir / "res").string());
   EXPECT_EQ(c.code, 1) << c.output;

@@ -54,7 +54,7 @@ tiers:
 cells:
   - {id: r1, method: random, ipc: 1, setting: "random | <b>one</b> & co", paper: {unavailable: "toy"}}
   - {id: r2, method: random, ipc: 2, paper: {unavailable: "toy"}}
-  - {id: q2, method: dc, ipc: 2, eval: {protocol: kip}, paper: {value: 55.5}}
+  - {id: q2, method: dc, ipc: 2, eval: {protocol: transfer_finetune}, paper: {value: 55.5}}
 )";
 
 struct Site {
@@ -156,7 +156,7 @@ TEST(Site, IndexHasTheRowsKindsAndPlots) {
     if (e.path().filename().string().rfind("suite-", 0) == 0) page = read(e.path());
   ASSERT_FALSE(page.empty());
   EXPECT_NE(page.find("v-unimplemented"), std::string::npos);
-  EXPECT_NE(page.find("kip"), std::string::npos);  // the reason names the planned protocol
+  EXPECT_NE(page.find("transfer_finetune"), std::string::npos);  // the reason names the planned protocol
   EXPECT_NE(page.find(">r1<"), std::string::npos);
 }
 
