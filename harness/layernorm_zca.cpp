@@ -67,6 +67,11 @@ const LayerNormZca& layernorm_zca_for(const LoadedDataset& data, double zca_reg)
   return *slot;
 }
 
+torch::Tensor kip_regression_targets(const torch::Tensor& labels, int64_t num_classes) {
+  if (labels.dim() == 2) return labels.to(torch::kFloat);
+  return torch::one_hot(labels.to(torch::kLong), num_classes).to(torch::kFloat) - 1.0f / static_cast<float>(num_classes);
+}
+
 torch::Tensor kip_preprocess(const LoadedDataset& data, const torch::Tensor& images, const std::string& preprocess,
                              double zca_reg) {
   if (preprocess == "standard") return images;

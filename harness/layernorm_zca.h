@@ -24,6 +24,10 @@ LayerNormZca fit_layernorm_zca(const torch::Tensor& train, double zca_reg);
 // The whitening of `data`'s train split for zca_reg, fitted once per process and dataset identity.
 const LayerNormZca& layernorm_zca_for(const LoadedDataset& data, double zca_reg);
 
+// KIP's regression targets (KIP.ipynb one_hot(center=True)): soft labels [N,K] as they are, hard ones [N] as
+// one_hot - 1/K. Float32, on the labels' device.
+torch::Tensor kip_regression_targets(const torch::Tensor& labels, int64_t num_classes);
+
 // KIP's two preprocessings by their reference names: "standard" (the loader's per-channel normalisation as it
 // is) or "zca_normalize" (the above); anything else is a UserError.
 torch::Tensor kip_preprocess(const LoadedDataset& data, const torch::Tensor& images, const std::string& preprocess,

@@ -52,11 +52,7 @@ class KipProtocol : public EvalProtocol {
       zca_reg = m->value("zca_reg", zca_reg);
     }
     const torch::Tensor x = ctx.set.images.to(ctx.device).detach();
-    const torch::Tensor y = (ctx.set.labels.dim() == 2
-                                 ? ctx.set.labels.to(torch::kFloat)
-                                 : torch::one_hot(ctx.set.labels, k).to(torch::kFloat) - 1.0f / static_cast<float>(k))
-                                .to(ctx.device)
-                                .detach();
+    const torch::Tensor y = kip_regression_targets(ctx.set.labels, k).to(ctx.device).detach();
     const TensorSplit& train = ctx.data.train;
     const int64_t from = std::max<int64_t>(0, train.size() - kHeldOut);
     const torch::Tensor lr_sample =

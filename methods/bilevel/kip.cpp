@@ -128,10 +128,6 @@ ConvNtkConfig architecture(const std::string& name) {
   throw UserError("kip: architecture '" + name + "' is not supported (ConvNet, ConvNet3)");
 }
 
-torch::Tensor centred_one_hot(const torch::Tensor& labels, int64_t k) {
-  return torch::one_hot(labels, k).to(torch::kFloat) - 1.0f / static_cast<float>(k);
-}
-
 class Kip : public Method {
  public:
   SyntheticSet distill(const DistillContext& ctx) override {
@@ -156,7 +152,7 @@ class Kip : public Method {
 
     SyntheticSet init = real_init(data, ctx.ipc);
     torch::Tensor xs = kip_preprocess(data, init.images, preprocess, zca_reg).to(ctx.device).detach().requires_grad_();
-    torch::Tensor ys = centred_one_hot(init.labels, k).to(ctx.device).detach().requires_grad_(o.flag("learn_labels"));
+    torch::Tensor ys = kip_regression_targets(init.labels, k).to(ctx.device).detach().requires_grad_(o.flag("learn_labels"));
     std::vector<torch::Tensor> params{xs};
     if (o.flag("learn_labels")) params.push_back(ys);
     torch::optim::Adam opt(params, torch::optim::AdamOptions(o.real("lr")));
@@ -174,7 +170,7 @@ class Kip : public Method {
       }
       const torch::Tensor pick = torch::cat(picks).to(ctx.device);
       const torch::Tensor xt = train.index_select(0, pick);
-      const torch::Tensor yt = centred_one_hot(train_labels.index_select(0, pick), k);
+      const torch::Tensor yt = kip_regression_targets(train_labels.index_select(0, pick), k);
       opt.zero_grad();
       const KipObjective obj = kip_objective(kernel, kind, xs, ys, xt, yt, o.real("reg"), block);
       check_finite(obj.loss, "kip", it);

@@ -16,9 +16,7 @@ namespace {
 using testing_support::toy28;
 using testing_support::toy28_real_set;
 
-torch::Tensor centred(const torch::Tensor& labels, int64_t k) {
-  return torch::one_hot(labels.to(torch::kLong), k).to(torch::kFloat) - 1.0f / k;
-}
+torch::Tensor centred(const torch::Tensor& labels, int64_t k) { return kip_regression_targets(labels, k); }
 
 TEST(KipObjective, BlockwiseGradientEqualsOneAutogradGraph) {
   torch::manual_seed(1);
@@ -80,10 +78,11 @@ TEST(LayerNormZca, WhitensTheLayerNormalisedTrainingImagesUpToTheRegulariser) {
   EXPECT_THROW(kip_preprocess(toy28(), x, "pca", 0.1), UserError);
 }
 
-SyntheticSet distill_kip(const json& options) {
+SyntheticSet distill_kip(const json& options, const std::string& net = "ConvNet") {
   const MethodInfo& info = MethodRegistry::instance().get("kip");
   DistillContext ctx{toy28()};
   ctx.ipc = 1;
+  ctx.net = net;
   ctx.options = Options(resolve_options(info, options));
   torch::manual_seed(4);
   return info.make()->distill(ctx);
