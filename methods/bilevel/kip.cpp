@@ -140,6 +140,11 @@ class Kip : public Method {
     if (target_batch < k || target_batch % k != 0)
       throw UserError("kip: target_batch " + std::to_string(target_batch) + " must be a positive multiple of the " +
                       std::to_string(k) + " classes (class-balanced, as KIP's class_balanced_sample)");
+    // The kernel's network is the `architecture` option (an infinite-width net, not a registered one); a
+    // distillation net other than the suites' default ConvNet would be ignored, so it is refused.
+    if (ctx.net != "ConvNet")
+      throw UserError("kip: the distillation net is the infinite-width kernel chosen by option `architecture` "
+                      "(ConvNet | ConvNet3); distill_net must be ConvNet, got " + ctx.net);
     const ConvNetKernel kernel(architecture(o.str("architecture")));
     const KernelKind kind = kernel_kind(o.str("kernel"));
     const std::string preprocess = o.str("preprocess");

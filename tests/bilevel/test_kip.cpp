@@ -107,6 +107,7 @@ TEST(KipMethod, DistilsInItsPreprocessedSpaceAndRecordsIt) {
   EXPECT_GT((set.labels - centred(init.labels, k)).abs().max().item<float>(), 1e-4f);
   EXPECT_THROW(distill_kip({{"target_batch", k + 1}}), UserError);
   EXPECT_THROW(distill_kip({{"kernel", "rbf"}, {"iterations", 1}, {"target_batch", k}}), UserError);
+  EXPECT_THROW(distill_kip({{"iterations", 1}, {"target_batch", k}}, "ResNet18"), UserError);  // would be ignored
 }
 
 TEST(KipProtocol, TrainsANetOnTheSetWithTheMseLossAndScoresTheTestSplit) {
