@@ -8,6 +8,7 @@
 // layer-norm ZCA for KIP's 'zca' sets), then top-1 accuracy.
 #include <cmath>
 
+#include "harness/empirical_ntk.h"
 #include "harness/eval_protocol.h"
 #include "harness/layernorm_zca.h"
 #include "harness/nets/net.h"
@@ -20,22 +21,21 @@ constexpr double kMomentum = 0.9;
 constexpr double kL2 = 0.001;              // nn_training.ipynb l2_regularization
 constexpr int64_t kLrSampleImages = 50;    // empirical_ntk_num_inputs
 constexpr int64_t kHeldOut = 5000;         // VALID_SIZE: the last training images are the validation split
+constexpr int64_t kNtkJacobianBytes = int64_t{2} << 30;  // Jacobian rows held at once for the learning rate
 
 // Largest stable learning rate of `net` (neural_tangents max_learning_rate with momentum 0, as the notebook
-// calls it): 2 * y_size / lambda_max(empirical NTK of the logit-reduced output).
+// calls it): 2 * y_size / lambda_max(empirical NTK of the logit-reduced output). The Gram matrix is built in
+// chunks of Jacobian rows (harness/empirical_ntk.h): the whole float64 Jacobian of KipConvNet at 32 px would be
+// 11.4 GB.
 double max_learning_rate(NetImpl& net, const torch::Tensor& sample, int64_t classes) {
   std::vector<torch::Tensor> params;
   for (const auto& p : net.parameters())
     if (p.requires_grad()) params.push_back(p);
-  std::vector<torch::Tensor> rows;
-  for (int64_t i = 0; i < sample.size(0); ++i) {
-    const torch::Tensor out = net.forward(sample.slice(0, i, i + 1)).sum() / std::sqrt(static_cast<double>(classes));
-    std::vector<torch::Tensor> flat;
-    for (const auto& g : torch::autograd::grad({out}, params)) flat.push_back(g.reshape(-1));
-    rows.push_back(torch::cat(flat));
-  }
-  const torch::Tensor j = torch::stack(rows).to(torch::kDouble);
-  const double lambda_max = torch::linalg_eigvalsh(torch::matmul(j, j.t()), "L").max().item<double>();
+  const double root_k = std::sqrt(static_cast<double>(classes));
+  const torch::Tensor gram = empirical_ntk_gram(
+      [&](const torch::Tensor& images) { return net.forward(images).sum(1) / root_k; }, params, sample,
+      kNtkJacobianBytes);
+  const double lambda_max = torch::linalg_eigvalsh(gram, "L").max().item<double>();
   return 2.0 * static_cast<double>(sample.size(0) * classes) / (lambda_max + 1e-12);
 }
 
@@ -55,9 +55,8 @@ class KipProtocol : public EvalProtocol {
     const torch::Tensor y = kip_regression_targets(ctx.set.labels, k).to(ctx.device).detach();
     const TensorSplit& train = ctx.data.train;
     const int64_t from = std::max<int64_t>(0, train.size() - kHeldOut);
-    const torch::Tensor lr_sample =
-        kip_preprocess(ctx.data, train.images.slice(0, from, std::min(train.size(), from + kLrSampleImages)), preprocess, zca_reg)
-            .to(ctx.device);
+    const torch::Tensor held_out = train.images.slice(0, from, std::min(train.size(), from + kLrSampleImages));
+    const torch::Tensor lr_sample = kip_preprocess(ctx.data, held_out, preprocess, zca_reg).to(ctx.device);
 
     torch::manual_seed(ctx.seed);
     Net net = make_net(ctx.spec.net, ctx.data.info.shape, k);
