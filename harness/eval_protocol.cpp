@@ -90,6 +90,14 @@ EvalSpec EvalSpec::from_json(const json& j_in) {
   }
   s.runs = j.value("runs", s.runs);
   s.batch_train = j.value("batch_train", s.batch_train);
+  // Counts (runs 0 would train nothing and be reported as if every run diverged).
+  if (s.runs < 1) throw UserError("eval.runs must be >= 1 (fresh networks trained), got " + std::to_string(s.runs));
+  if (s.epochs < 0) throw UserError("eval.epochs must be >= 0, got " + std::to_string(s.epochs));
+  // 0 is a protocol's own "choose by IPC" (kd's RDED batch) where its default is 0; elsewhere a batch is >= 1.
+  const bool batch_by_ipc = info && info->defaults.is_object() && info->defaults.value("batch_train", int64_t{-1}) == 0;
+  if (s.batch_train < (batch_by_ipc ? 0 : 1))
+    throw UserError("eval.batch_train must be >= " + std::string(batch_by_ipc ? "0" : "1") + ", got " +
+                    std::to_string(s.batch_train));
   s.lr_net = j.value("lr_net", s.lr_net);
   s.dsa_strategy = str_or(j, "dsa_strategy", s.dsa_strategy);
   s.selection = str_or(j, "selection", s.selection);
@@ -129,6 +137,8 @@ EvalSpec EvalSpec::from_json(const json& j_in) {
       if (j.contains(f)) throw UserError(std::string("eval.") + f + " applies to protocol trustdd only");
   } else if (s.test_every < 1) {
     throw UserError("eval.test_every must be >= 1");
+  } else if (s.keep_from < 0) {
+    throw UserError("eval.keep_from must be >= 0 (an epoch)");
   }
   if (s.protocol != "trustdd" && s.protocol != "kd" && j.contains("temperature"))
     throw UserError("eval.temperature applies to protocols trustdd and kd only");

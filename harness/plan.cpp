@@ -200,6 +200,7 @@ std::optional<Blocker> spec_blocker(const json& spec, const std::vector<std::str
     }
     try {
       resolve_options(info, declared);  // types
+      check_ipc(info, spec.value("ipc", int64_t{1}));
     } catch (const UserError& e) {
       return Blocker{Status::Invalid, e.what()};
     }

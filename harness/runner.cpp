@@ -85,6 +85,7 @@ SyntheticSet distill_job(const Job& job, const LoadedDataset& loaded, const Runn
   std::unique_ptr<LoadedDataset> whitened;
   const LoadedDataset& data = data_for(cfg, loaded, whitened);
   const MethodInfo& info = MethodRegistry::instance().get(cfg.at("method").get<std::string>());
+  check_ipc(info, cfg.at("ipc").get<int64_t>());
   const Options options(cfg.at("options"));
   torch::manual_seed(job.seed);
   // Seconds per iteration come from the method's own progress reports (harness/iteration_clock.h).

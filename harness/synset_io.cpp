@@ -93,7 +93,13 @@ SyntheticSet load_synset(const std::string& path, int index, SynsetFileFacts* fa
                     std::string(e.what()).substr(0, 300));
   }
   SyntheticSet s;
+  const auto only_one_set = [&] {  // an index other than 0 names a set the file does not hold
+    if (index != 0)
+      throw UserError(path + ": holds one set, not a list of (images, labels) pairs; index " + std::to_string(index) +
+                      " names none");
+  };
   if (v.isGenericDict()) {
+    only_one_set();
     const auto d = v.toGenericDict();
     if (auto x = dict_tensor(d, {"images", "image_syn", "x", "data"})) s.images = *x;
     if (auto y = dict_tensor(d, {"labels", "label_syn", "y", "targets"})) s.labels = *y;
@@ -104,6 +110,7 @@ SyntheticSet load_synset(const std::string& path, int index, SynsetFileFacts* fa
   } else {
     auto items = as_items(v);
     if (pair_of_tensors(items)) {
+      only_one_set();
       s.images = items[0].toTensor();
       s.labels = items[1].toTensor();
     } else if (!items.empty() && pair_of_tensors(as_items(items[0]))) {

@@ -86,9 +86,20 @@ json resolve_options(const MethodInfo& info, const json& given) {
       throw UserError("option '" + it.key() + "' of method '" + info.name + "' must be " +
                       (spec->type == "list" ? std::string("a list of names") : spec->type) + ", got " +
                       v.dump());
+    // Every int option is a count, a size or an epoch (none declares a meaning for a negative value).
+    if (spec->type == "int" && v.get<int64_t>() < 0)
+      throw UserError("option '" + it.key() + "' of method '" + info.name + "' must be >= 0, got " + v.dump());
     out[it.key()] = spec->type == "float" ? json(v.get<double>()) : v;
   }
   return out;
+}
+
+void check_ipc(const MethodInfo& info, int64_t ipc) {
+  if (info.takes_ipc && ipc < 1)
+    throw UserError("ipc " + std::to_string(ipc) + ": method '" + info.name +
+                    "' distills ipc >= 1 images per class (ipc 0 is the whole training set, method full)");
+  if (!info.takes_ipc && ipc != 0)
+    throw UserError("ipc " + std::to_string(ipc) + ": method '" + info.name + "' takes no ipc; name it with ipc 0");
 }
 
 const std::map<std::string, std::string>& planned_methods() {

@@ -87,6 +87,9 @@ struct MethodInfo {
   // False: a suite run keeps no file of the set (`full`: the training split itself, gigabytes at the paper
   // tier); evaluating it again rebuilds it (same seed, same set). `ddbench distill --out` still writes it.
   bool stores_set = true;
+  // False: the method ignores ipc and is named with ipc 0 (`full`: the whole training set). Every other
+  // method distills ipc >= 1 images per class (check_ipc).
+  bool takes_ipc = true;
 };
 
 class MethodRegistry {
@@ -115,6 +118,10 @@ struct UnknownOption : UserError {
 // Checks `given` against the method's schema (unknown name or wrong type -> UserError naming the
 // option and listing the valid ones) and fills in the defaults.
 json resolve_options(const MethodInfo& info, const json& given);
+
+// UserError unless `ipc` suits the method: >= 1 images per class, or 0 for a method that takes none (`full`).
+// One check for a suite cell (the planner) and `ddbench distill` (distill_job).
+void check_ipc(const MethodInfo& info, int64_t ipc);
 
 // The training set a stored set stands for: decoded by the method its sidecar names (multi-formation
 // methods such as idc/idm store fewer, denser images), with the options it was distilled with. A set

@@ -124,12 +124,12 @@ void register_bench_command(CLI::App& app) {
   static bool compare_unfused = false, no_dm = false, no_eval = false;
   c->add_option("--dataset", dataset, "registry name (ddbench list datasets)")->capture_default_str();
   c->add_option("--data-root", data_root, "where datasets live");
-  c->add_option("--ipc", ipcs, "images per class of the evaluated sets (one evaluation run each)")->capture_default_str();
-  c->add_option("--epochs", epochs, "evaluation epochs (the reference's Epoch: Epoch + 1 are trained)")->capture_default_str();
+  c->add_option("--ipc", ipcs, "images per class of the evaluated sets (one evaluation run each)")->check(at_least(1))->capture_default_str();
+  c->add_option("--epochs", epochs, "evaluation epochs (the reference's Epoch: Epoch + 1 are trained)")->check(at_least(0))->capture_default_str();
   c->add_option("--dm-iterations", dm_iterations, "DM iterations timed (IPC 10, batch_real 256, DSA); 0: none")
-      ->capture_default_str();
-  c->add_option("--peak-steps", peak_steps, "steps of the conv peak measurement")->capture_default_str();
-  c->add_option("--threads", threads, "intra-op threads (default: all cores)");
+      ->check(at_least(0))->capture_default_str();
+  c->add_option("--peak-steps", peak_steps, "steps of the conv peak measurement")->check(at_least(1))->capture_default_str();
+  c->add_option("--threads", threads, "intra-op threads (default: all cores)")->check(at_least(1));
   c->add_option("--device", device_opt, "cpu | cuda | cuda:N | auto: where every figure is taken")->capture_default_str();
   c->add_flag("--compare-unfused", compare_unfused,
               "also time every figure without the fused ConvNet block kernel (alternating), and print the speed-up");

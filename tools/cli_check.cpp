@@ -40,7 +40,7 @@ void register_check_commands(CLI::App& app) {
     c->add_option("--out", out, "output file (default: stdout); for html the site's folder");
     c->add_flag("--no-grids", no_grids, "html: no image grids of the distilled sets");
     c->add_option("--grid-classes", grid_classes, "html: classes (rows) per image grid")->capture_default_str();
-    c->add_option("--grid-ipc", grid_ipc, "html: images per class (columns) per image grid")->capture_default_str();
+    c->add_option("--grid-ipc", grid_ipc, "html: images per class (columns) per image grid")->check(at_least(1))->capture_default_str();
     c->callback(guarded([] {
       const ReporterInfo& info = find_reporter(format);  // unknown -> the registered formats, before any reading
       if (info.site && out.empty())

@@ -22,8 +22,21 @@ int g_exit = 0;
 int exit_code() { return g_exit; }
 void set_exit_code(int code) { g_exit = code; }
 
-
-
+CLI::Validator at_least(long long min) {
+  return CLI::Validator(
+      [min](std::string& value) -> std::string {
+        long long v = 0;
+        size_t used = 0;
+        try {
+          v = std::stoll(value, &used);
+        } catch (const std::exception&) {
+          return "must be a whole number, got '" + value + "'";
+        }
+        if (used != value.size()) return "must be a whole number, got '" + value + "'";
+        return v < min ? "must be >= " + std::to_string(min) + ", got " + value : std::string();
+      },
+      "INT>=" + std::to_string(min));
+}
 
 void add_common(CLI::App* c, Common& o, bool run_options) {
   c->add_option("--tier", o.tier, "cpu | paper | auto (paper when a GPU is present, else cpu)")->capture_default_str();
@@ -31,7 +44,7 @@ void add_common(CLI::App* c, Common& o, bool run_options) {
   c->add_option("--data-root", o.data_root, "where datasets live (default $DDBENCH_DATA, else ./data)");
   c->add_flag("--allow-cpu", o.allow_cpu, "run paper-tier cells without a GPU (slow)");
   if (run_options) {
-    c->add_option("--threads", o.threads, "intra-op threads (default: all cores)");
+    c->add_option("--threads", o.threads, "intra-op threads (default: all cores)")->check(at_least(1));
     c->add_option("--device", o.device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   }
 }

@@ -32,6 +32,9 @@ struct Common {
 };
 
 void add_common(CLI::App* c, Common& o, bool run_options);
+// A whole-number option's floor: `--runs 0` is refused as "--runs: must be >= 1, got 0" before anything
+// runs, instead of being read as "not given" or training nothing.
+CLI::Validator at_least(long long min);
 bool cuda_available();
 std::string resolve_tier(const std::string& t);
 torch::Device resolve_device(const std::string& d);

@@ -54,7 +54,7 @@ void register_complexity_command(CLI::App& app) {
                 "map is all zero: complexity 1)");
   c->add_option("--data-root", data_root, "where datasets live");
   c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
-  c->add_option("--threads", threads, "intra-op threads (default: all cores)");
+  c->add_option("--threads", threads, "intra-op threads (default: all cores)")->check(at_least(1));
   c->callback(guarded([] {
     init_runtime(threads);
     if (epochs < 0) throw UserError("--epochs must be >= 0");

@@ -25,14 +25,14 @@ void register_distill_command(CLI::App& app) {
     static std::vector<std::string> opts;
     c->add_option("--method", method, "registry name (ddbench list methods)")->required();
     c->add_option("--dataset", dataset, "registry name (ddbench list datasets)")->required();
-    c->add_option("--ipc", ipc, "images per class")->capture_default_str();
+    c->add_option("--ipc", ipc, "images per class")->check(at_least(0))->capture_default_str();
     c->add_option("--out", out, "output tensor file (.pt)")->required();
     c->add_option("--net", net, "distillation network")->capture_default_str();
     c->add_option("-o,--option", opts, "method option name=value (repeatable)");
-    c->add_option("--seed", seed, "seed index (the seed itself is derived from the distillation configuration, as in a suite run)")->capture_default_str();
+    c->add_option("--seed", seed, "seed index (the seed itself is derived from the distillation configuration, as in a suite run)")->check(at_least(0))->capture_default_str();
     c->add_option("--data-root", data_root, "where datasets live");
     c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
-    c->add_option("--threads", threads, "intra-op threads (default: all cores)");
+    c->add_option("--threads", threads, "intra-op threads (default: all cores)")->check(at_least(1));
     c->add_option("--cache", cache_dir, "reusable artefacts such as expert trajectories (default $DDBENCH_CACHE, else ./cache)")
         ->capture_default_str();
     c->callback(guarded([] {

@@ -38,31 +38,31 @@ void register_evaluate_command(CLI::App& app) {
     c->add_option("--net", net, "evaluation network")->capture_default_str();
     c->add_option("--epochs", epochs,
                   "the protocol's epochs (dc, mtt, trustdd: the reference's Epoch, Epoch+1 are trained; idc: exactly "
-                  "these); default: the protocol's (300; idc 1000)");
+                  "these); default: the protocol's (300; idc 1000)")->check(at_least(0));
     c->add_option("--augment", augment,
                   "none | dsa | dc_aug (dc, mtt, trustdd); none | dsa | dsa+cutmix (idc); rded (kd; soft_label_ce also "
                   "none); default: the protocol's (none; idc dsa+cutmix; kd, soft_label_ce rded; cl_gdumb dsa)");
-    c->add_option("--runs", runs, "fresh networks to train")->capture_default_str();
-    c->add_option("--seed", seed, "seed of the first run")->capture_default_str();
+    c->add_option("--runs", runs, "fresh networks to train")->check(at_least(1))->capture_default_str();
+    c->add_option("--seed", seed, "seed of the first run")->check(at_least(0))->capture_default_str();
     c->add_option("--ood", ood,
                   "protocol trustdd: OOD test sets to score the trained nets against (gaussian-noise, uniform-noise, or "
                   "dataset names: ddbench list datasets); a set with outliers ('outliers' in the file) trains with OE. "
                   "Protocols dc, mtt, idc, pdd: shifted test sets generated from the test split (rdd-noise, rdd-blur, "
                   "rdd-invert: accuracy@ and accuracy_drop@ rows; rdd-kmeans10: worst_group_accuracy@ and accuracy_drop@)");
-    c->add_option("--test-every", test_every, "protocol trustdd: test accuracy every N epochs (default 50)");
+    c->add_option("--test-every", test_every, "protocol trustdd: test accuracy every N epochs (default 50)")->check(at_least(1));
     c->add_option("--keep-from", keep_from,
                   "protocol trustdd: the best-test-accuracy model from this epoch on is scored (default 100; none "
-                  "before it: the last epoch's model)");
-    c->add_option("--batch-train", batch_train, "training batch size (default: the protocol's; kd: RDED's by IPC)");
-    c->add_option("--steps", steps, "protocol cl_gdumb: the class-incremental steps (5 or 10 in DM / IDM); kip: the training updates (default 5000)");
+                  "before it: the last epoch's model)")->check(at_least(0));
+    c->add_option("--batch-train", batch_train, "training batch size (default: the protocol's; kd: RDED's by IPC)")->check(at_least(1));
+    c->add_option("--steps", steps, "protocol cl_gdumb: the class-incremental steps (5 or 10 in DM / IDM); kip: the training updates (default 5000)")->check(at_least(1));
     c->add_option("--teacher-net", teacher_net,
                   "protocols kd, soft_label_ce: the teacher's net (default: --net), trained once into --cache");
-    c->add_option("--teacher-epochs", teacher_epochs, "protocols kd, soft_label_ce: the teacher's epochs (default 50)");
-    c->add_option("--index", index, "which set of a list of (images, labels) pairs")->capture_default_str();
+    c->add_option("--teacher-epochs", teacher_epochs, "protocols kd, soft_label_ce: the teacher's epochs (default 50)")->check(at_least(1));
+    c->add_option("--index", index, "which set of a list of (images, labels) pairs")->check(at_least(0))->capture_default_str();
     c->add_option("--data-root", data_root, "where datasets live");
     c->add_option("--cache", cache_dir, "reusable artefacts such as the kd protocol's teacher (default $DDBENCH_CACHE, else ./cache)");
     c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
-    c->add_option("--threads", threads, "intra-op threads (default: all cores)");
+    c->add_option("--threads", threads, "intra-op threads (default: all cores)")->check(at_least(1));
     c->add_option("--stack-runs", stack_runs,
                   "on | off | auto: train the --runs as one stacked model where the protocol and net allow (as\n"
                   "ddbench run --stack-runs; auto: on for GPUs, off on the CPU)")
@@ -104,12 +104,13 @@ void register_evaluate_command(CLI::App& app) {
       if (cmd->count("--epochs")) ej["epochs"] = epochs;  // else the protocol's default
       if (cmd->count("--augment")) ej["augment"] = augment;
       if (!ood.empty()) ej["ood"] = ood;
-      if (test_every > 0) ej["test_every"] = test_every;
-      if (keep_from >= 0) ej["keep_from"] = keep_from;
-      if (steps > 0) ej["steps"] = steps;
-      if (batch_train > 0) ej["batch_train"] = batch_train;
-      if (!teacher_net.empty()) ej["teacher_net"] = teacher_net;
-      if (teacher_epochs > 0) ej["teacher_epochs"] = teacher_epochs;
+      // What was given goes to the protocol as given (it says what does not apply); the rest are its defaults.
+      if (cmd->count("--test-every")) ej["test_every"] = test_every;
+      if (cmd->count("--keep-from")) ej["keep_from"] = keep_from;
+      if (cmd->count("--steps")) ej["steps"] = steps;
+      if (cmd->count("--batch-train")) ej["batch_train"] = batch_train;
+      if (cmd->count("--teacher-net")) ej["teacher_net"] = teacher_net;
+      if (cmd->count("--teacher-epochs")) ej["teacher_epochs"] = teacher_epochs;
       EvalSpec es = EvalSpec::from_json(ej);
       const ProtocolInfo& pinfo = protocol_registry().get(es.protocol);
       for (const auto& o : es.ood)  // before any training: a name the protocol cannot score

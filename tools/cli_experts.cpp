@@ -56,10 +56,10 @@ void register_experts_command(CLI::App& app) {
   c->add_flag("--sam-adaptive", spec.sam_adaptive, "perturbation scaled by |parameter| (GSAM adaptive=True, FTD's setting)");
   c->add_option("--images-per-class", ipc_subset,
                 "train on a fixed random subset of M images per class (0 = the whole split, as the reference)")
-      ->capture_default_str();
+      ->check(at_least(0))->capture_default_str();
   c->add_option("--cache", cache, "cache directory (default $DDBENCH_CACHE, else ./cache)")->capture_default_str();
   c->add_option("--data-root", data_root, "where datasets live");
-  c->add_option("--threads", threads, "intra-op threads (default: all cores)");
+  c->add_option("--threads", threads, "intra-op threads (default: all cores)")->check(at_least(1));
   c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
   c->callback(guarded([] {
     {

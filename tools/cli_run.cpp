@@ -47,12 +47,12 @@ void register_run_commands(CLI::App& app) {
                   "run jobs concurrently in N worker processes (the device pool): a crash, out-of-memory kill or\n"
                   "CUDA error in one fails that job, not the run; this process alone writes the store. Jobs go\n"
                   "longest first (measured times of earlier seeds); threads are split over the CPU workers\n"
-                  "unless --threads is given. Default: one in-process job at a time");
+                  "unless --threads is given. Default: one in-process job at a time")->check(at_least(1));
     c->add_option("--devices", devices,
                   "the pool's devices: cpu | cuda:all | a list such as cuda:0,cuda:1 (each gets --jobs-per-device\n"
                   "workers; --workers caps or cycles them). Implies the pool");
     c->add_option("--jobs-per-device", jobs_per_device, "workers per device in the pool (small jobs share a GPU)")
-        ->capture_default_str();
+        ->check(at_least(1))->capture_default_str();
     c->add_option("--stack-runs", stack_runs,
                   "on | off | auto: train a job's evaluation runs (eval.runs) as one stacked model: grouped\n"
                   "convolutions over the runs side by side, each run keeping its own seed, data order, augmentation\n"

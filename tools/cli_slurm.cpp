@@ -56,7 +56,7 @@ void register_slurm_command(CLI::App& app) {
   c->add_option("--partition", spec.partition, "#SBATCH --partition");
   c->add_option("--gres", spec.gres, "#SBATCH --gres, e.g. gpu:1");
   c->add_option("--time", spec.time, "#SBATCH --time (per task), e.g. 4:00:00");
-  c->add_option("--cpus-per-task", spec.cpus_per_task, "#SBATCH --cpus-per-task; also each task's --threads");
+  c->add_option("--cpus-per-task", spec.cpus_per_task, "#SBATCH --cpus-per-task; also each task's --threads")->check(at_least(1));
   c->add_option("--job-name", spec.job_name, "#SBATCH --job-name (default: ddbench-<suite name>)");
   c->add_option("--cache", cache_dir, "the tasks' --cache (expert trajectories; share it between tasks)")
       ->capture_default_str();

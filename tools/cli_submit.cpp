@@ -65,7 +65,7 @@ void register_submit_command(CLI::App& app) {
   c->add_flag("--dry-run", dry_run, "check the bundle only: no evaluation, nothing stored");
   c->add_option("--results", results, "result store directory")->capture_default_str();
   c->add_option("--data-root", data_root, "where datasets live (default $DDBENCH_DATA, else ./data)");
-  c->add_option("--threads", threads, "intra-op threads (default: all cores)");
+  c->add_option("--threads", threads, "intra-op threads (default: all cores)")->check(at_least(1));
   c->add_option("--device", device, "cpu | cuda | auto")->capture_default_str();
   c->add_option("--max-file-bytes", max_file_bytes, "largest set file (and archive entry) accepted")->capture_default_str();
   c->add_option("--max-total-bytes", max_total_bytes, "a .tar.gz: most bytes its entries may expand to")->capture_default_str();

@@ -63,9 +63,10 @@ std::vector<OptionSpec> full_outlier_specs() {
 }  // namespace
 
 DDBENCH_REGISTER_METHOD(MethodInfo{"full",
-                                   "the whole training set (upper bound; use ipc 0); with oe / poe also the real "
+                                   "the whole training set (upper bound; ipc 0); with oe / poe also the real "
                                    "outliers T_out (TrustDD's whole-dataset rows, evaluated with protocol trustdd)",
                                    full_outlier_specs(), [] { return std::make_unique<FullDataset>(); },
-                                   /*matching=*/false, /*snapshots=*/false, /*stores_set=*/false});
+                                   /*matching=*/false, /*snapshots=*/false, /*stores_set=*/false,
+                                   /*takes_ipc=*/false});
 
 }  // namespace ddb

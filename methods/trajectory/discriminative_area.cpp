@@ -48,11 +48,11 @@ struct DaeState {
   Net cam_net;
   torch::Device device;
   json cam_model;
-  torch::Tensor weights;  // [N,1,H,W] on the images' device
+  torch::Tensor weights{};  // [N,1,H,W] on the images' device
   int64_t refreshes = 0;
-  std::vector<double> area;  // mean share of pixels >= threshold, per refresh
-  torch::Tensor initial_share;    // [N] per image, at the first refresh, for the image's own class
-  torch::Tensor initial_targets;  // [N] the images' own classes (the hard labels)
+  std::vector<double> area{};  // mean share of pixels >= threshold, per refresh
+  torch::Tensor initial_share{};    // [N] per image, at the first refresh, for the image's own class
+  torch::Tensor initial_targets{};  // [N] the images' own classes (the hard labels)
   int64_t initial_iteration = -1;
 };
 

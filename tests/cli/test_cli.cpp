@@ -70,6 +70,32 @@ TEST(Cli, UnknownOptionListsTheValidOnes) {
   EXPECT_NE(r.output.find("has no option 'iteratons'; valid options: iterations"), std::string::npos) << r.output;
 }
 
+// Counts below their floor are refused before anything runs, naming the flag. Before: `evaluate --runs 0`
+// said "every run diverged", `--protocol kip --steps 0` trained the default 5000 steps, `distill --ipc -1`
+// crashed inside LibTorch, `run --workers -1` ran.
+TEST(Cli, CountsBelowTheirFloorNameTheFlag) {
+  const auto dir = temp_dir("cli_counts");
+  const std::string set = (dir / "s.pt").string();
+  const std::array<std::pair<const char*, const char*>, 6> cases = {{
+      {"evaluate S --runs 0", "--runs: must be >= 1, got 0"},
+      {"evaluate S --protocol kip --steps 0", "--steps: must be >= 1, got 0"},
+      {"evaluate S --epochs -5", "--epochs: must be >= 0, got -5"},
+      {"evaluate S --batch-train x", "--batch-train: must be a whole number, got 'x'"},
+      {"distill --method random --dataset toy28 --ipc -1 --out S", "--ipc: must be >= 0, got -1"},
+      {"run S --workers -1", "--workers: must be >= 1, got -1"},
+  }};
+  for (const auto& [args, expected] : cases) {
+    std::string a = args;
+    a.replace(a.find('S', a.find(' ')), 1, set);
+    const CommandResult r = run(a);
+    EXPECT_NE(r.code, 0) << a;
+    EXPECT_NE(r.output.find(expected), std::string::npos) << a << "\n" << r.output;
+  }
+  const CommandResult ipc0 = run("distill --method random --dataset toy28 --ipc 0 --out " + set);
+  EXPECT_EQ(ipc0.code, 2) << ipc0.output;
+  EXPECT_NE(ipc0.output.find("method 'random' distills ipc >= 1"), std::string::npos) << ipc0.output;
+}
+
 TEST(Cli, KillDuringRunThenRerunCompletesWithoutDuplicatesOrLoss) {
   const auto dir = temp_dir("cli");
   const std::string suite = write_file(dir / "toy.yaml", kToySuite);

@@ -44,6 +44,31 @@ TEST(Registry, OptionsAreCheckedAgainstTheSchema) {
   }
   EXPECT_THROW(resolve_options(dm, {{"iterations", "many"}}), UserError);
   EXPECT_EQ(resolve_options(dm, {{"lr_img", 2}})["lr_img"], 2.0);  // ints accepted for floats
+  // An int option is a count: `-o iterations=-1` used to run zero iterations and save the initial set.
+  try {
+    resolve_options(dm, {{"iterations", -1}});
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("option 'iterations' of method 'dm' must be >= 0, got -1"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(resolve_options(dm, {{"iterations", 0}})["iterations"], 0);  // the initial set: a valid request
+}
+
+// `ddbench distill --ipc 0` used to save an empty set, and --ipc -1 crashed inside LibTorch.
+TEST(Registry, IpcMustSuitTheMethod) {
+  const auto& methods = MethodRegistry::instance();
+  EXPECT_NO_THROW(check_ipc(methods.get("random"), 1));
+  for (const int64_t bad : {int64_t{0}, int64_t{-1}}) {
+    try {
+      check_ipc(methods.get("random"), bad);
+      FAIL() << bad;
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find("method 'random' distills ipc >= 1"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_NO_THROW(check_ipc(methods.get("full"), 0));  // the whole training set is named with ipc 0
+  EXPECT_THROW(check_ipc(methods.get("full"), 10), UserError);
 }
 
 TEST(Methods, RandomPicksRealImagesClassMajor) {

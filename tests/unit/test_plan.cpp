@@ -129,6 +129,14 @@ TEST(Plan, MistypedOptionIsInvalidNamingFileLineOptionAndTheValidOnes) {
   EXPECT_TRUE(status_info(p.status).is_failure);
 }
 
+TEST(Plan, IpcZeroIsInvalidExceptForTheWholeTrainingSet) {
+  const Suite s = suite_from("  - {id: a, method: random, ipc: 0}\n  - {id: b, method: full, ipc: 0}\n");
+  const PlannedCell a = plan_cell(s, s.cells[0], cpu());
+  EXPECT_EQ(a.status, Status::Invalid);
+  EXPECT_NE(a.reason.find("method 'random' distills ipc >= 1"), std::string::npos) << a.reason;
+  EXPECT_NE(plan_cell(s, s.cells[1], cpu()).status, Status::Invalid);
+}
+
 // Defect: an unknown method in a suite without a cpu profile was reported needs-gpu (exit 0).
 TEST(Plan, ValidityComesBeforeGatingByTierOrMachine) {
   const auto dir = ddb::testing_support::temp_dir("plan");

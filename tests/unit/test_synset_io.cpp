@@ -50,6 +50,24 @@ TEST(SynsetIo, GarbageAndMismatchedFilesAreClearErrors) {
   EXPECT_THROW(load_synset(path), UserError);
 }
 
+// `ddbench evaluate FILE --index 5` on a file holding one set used to evaluate that set as if asked for it.
+TEST(SynsetIo, AnIndexIntoAFileOfOneSetIsAnError) {
+  const auto dir = ddb::testing_support::temp_dir("synset_index");
+  SyntheticSet s;
+  s.images = torch::randn({2, 1, 8, 8});
+  s.labels = torch::arange(2);
+  const std::string path = (dir / "one.pt").string();
+  save_synset(s, path);
+  EXPECT_EQ(load_synset(path, 0).size(), 2);
+  try {
+    load_synset(path, 5);
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds one set"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("index 5"), std::string::npos) << e.what();
+  }
+}
+
 TEST(SynsetIo, PythonTorchSaveAndLoadInterop) {
   if (!python_has_torch()) GTEST_SKIP() << "no python3 with torch (Debian python3-torch) found";
   const auto dir = ddb::testing_support::temp_dir("synset");

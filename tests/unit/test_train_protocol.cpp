@@ -84,6 +84,26 @@ TEST(EvalProtocol, EvaluatesOnToyDataAndIsReplayable) {
   EXPECT_DOUBLE_EQ(a.accuracy, b.accuracy);  // seeded from the run identity, not the clock
 }
 
+// Counts below their floor used to run: runs 0 reported "every run diverged", epochs -5 trained one epoch.
+TEST(EvalProtocol, CountsBelowTheirFloorAreErrors) {
+  const auto message = [](const json& j) {
+    try {
+      EvalSpec::from_json(j);
+    } catch (const UserError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_NE(message({{"runs", 0}}).find("eval.runs must be >= 1"), std::string::npos);
+  EXPECT_NE(message({{"epochs", -5}}).find("eval.epochs must be >= 0"), std::string::npos);
+  EXPECT_NE(message({{"batch_train", 0}}).find("eval.batch_train must be >= 1"), std::string::npos);
+  EXPECT_NE(message({{"protocol", "trustdd"}, {"keep_from", -2}}).find("eval.keep_from must be >= 0"), std::string::npos);
+  EXPECT_NE(message({{"protocol", "kip"}, {"steps", 0}}).find("eval.steps"), std::string::npos);
+  EXPECT_EQ(message({{"epochs", 0}, {"runs", 1}, {"batch_train", 1}}), "(accepted)");
+  EXPECT_EQ(message({{"protocol", "kd"}, {"batch_train", 0}}), "(accepted)");  // kd: 0 = RDED's batch by IPC
+  EXPECT_NE(message({{"protocol", "kd"}, {"batch_train", -1}}).find("eval.batch_train must be >= 0"), std::string::npos);
+}
+
 TEST(EvalProtocol, UnknownOrUnimplementedProtocolsAreErrors) {
   EXPECT_THROW(EvalSpec::from_json({{"protocol", "nope"}}), UserError);
   EXPECT_THROW(EvalSpec::from_json({{"augment", "mixup"}}), UserError);
