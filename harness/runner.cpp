@@ -16,6 +16,7 @@
 #include "harness/eval_protocol.h"
 #include "harness/iteration_clock.h"
 #include "harness/metrics.h"
+#include "harness/nets/net.h"
 #include "harness/progress_printer.h"
 #include "harness/runtime.h"
 #include "harness/set_metrics.h"
@@ -86,6 +87,7 @@ SyntheticSet distill_job(const Job& job, const LoadedDataset& loaded, const Runn
   const LoadedDataset& data = data_for(cfg, loaded, whitened);
   const MethodInfo& info = MethodRegistry::instance().get(cfg.at("method").get<std::string>());
   check_ipc(info, cfg.at("ipc").get<int64_t>());
+  require_net(cfg.at("distill_net").get<std::string>());  // recorded in the key even where the method builds none
   const Options options(cfg.at("options"));
   torch::manual_seed(job.seed);
   // Seconds per iteration come from the method's own progress reports (harness/iteration_clock.h).

@@ -80,12 +80,14 @@ StoredResults read_stored_results(const std::vector<std::string>& suites, const 
 
 std::vector<std::string> expand_suite_args(const std::vector<std::string>& args) {
   std::vector<std::string> files;
-  for (const auto& a : args)
-    for (const auto& f : find_suite_files(a)) files.push_back(f);
+  for (const auto& a : args) {
+    const std::vector<std::string> found = find_suite_files(a);
+    // A directory without suites would otherwise "run" nothing, exit 0 and write an empty report.
+    if (found.empty()) throw UserError(a + ": a directory without suite files (*.yaml, *.yml)");
+    files.insert(files.end(), found.begin(), found.end());
+  }
   return files;
 }
-
-
 
 Loaded load_and_plan(const std::vector<std::string>& args, const PlanEnv& env) {
   Loaded l;

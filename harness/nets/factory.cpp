@@ -186,6 +186,8 @@ std::pair<torch::Tensor, torch::Tensor> NetImpl::feature_map_and_logits(torch::T
   throw UserError("Grad-CAM needs a conv feature map; not available for net " + name());
 }
 
+void require_net(const std::string& name) { registry().get(name); }
+
 Net make_net(const std::string& name, const ImageShape& shape, int64_t num_classes) {
   const Entry& e = registry().get(name);  // unknown -> UserError listing the registered networks
   if (shape.channels < 1 || shape.height < 1 || shape.width < 1) {

@@ -36,4 +36,8 @@ struct NetDescription {
 };
 std::vector<NetDescription> list_nets();
 
+// UserError listing the registered networks unless `name` is one: for a name recorded before any net is
+// built (a distillation's net, which a method that builds none would otherwise accept silently).
+void require_net(const std::string& name);
+
 }  // namespace ddb

@@ -96,6 +96,23 @@ TEST(Cli, CountsBelowTheirFloorNameTheFlag) {
   EXPECT_NE(ipc0.output.find("method 'random' distills ipc >= 1"), std::string::npos) << ipc0.output;
 }
 
+// Before: `distill --method random --net NopeNet` saved a set keyed by a net that does not exist, and
+// `run DIR` on a directory without suites exited 0 and wrote an empty report.
+TEST(Cli, UnknownDistillNetAndASuitelessDirectoryAreErrors) {
+  const auto dir = temp_dir("cli_nothing");
+  const CommandResult net =
+      run("distill --method random --dataset toy28 --ipc 1 --net NopeNet --out " + (dir / "x.pt").string());
+  EXPECT_EQ(net.code, 2) << net.output;
+  EXPECT_NE(net.output.find("NopeNet"), std::string::npos) << net.output;
+  EXPECT_NE(net.output.find("ConvNet"), std::string::npos) << net.output;  // the registered ones are listed
+  std::filesystem::create_directories(dir / "empty");
+  const CommandResult empty = run("run " + (dir / "empty").string() + " --results " + (dir / "res").string() +
+                                  " --report-dir " + (dir / "reports").string());
+  EXPECT_EQ(empty.code, 2) << empty.output;
+  EXPECT_NE(empty.output.find("a directory without suite files"), std::string::npos) << empty.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "reports"));
+}
+
 TEST(Cli, KillDuringRunThenRerunCompletesWithoutDuplicatesOrLoss) {
   const auto dir = temp_dir("cli");
   const std::string suite = write_file(dir / "toy.yaml", kToySuite);
