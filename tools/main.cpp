@@ -46,10 +46,25 @@ int main(int argc, char** argv) {
   ddb::cli::register_experts_command(app);
   ddb::cli::register_complexity_command(app);
   ddb::cli::register_bench_command(app);
+  // A mistyped verb would otherwise read "A subcommand is required".
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string verbs;
+    bool known = false;
+    for (const CLI::App* verb : app.get_subcommands([](CLI::App*) { return true; })) {
+      known = known || verb->check_name(argv[1]);
+      verbs += (verbs.empty() ? "" : ", ") + verb->get_name();
+    }
+    if (!known) {
+      std::cerr << "ddbench: error: unknown command '" << argv[1] << "'; commands: " << verbs << " (ddbench --help)\n";
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help / --version exit 0; every usage error exits 2, as every other bad input does (CLI11's own
+    // codes, 105 for a failed validator or 109 for an unknown flag, would differ by the kind of mistake).
+    return app.exit(e) == 0 ? 0 : 2;
   } catch (const ddb::UserError& e) {  // a plugin that cannot be loaded
     std::cerr << "ddbench: error: " << e.what() << "\n";
     return 2;

@@ -88,9 +88,13 @@ TEST(Cli, CountsBelowTheirFloorNameTheFlag) {
     std::string a = args;
     a.replace(a.find('S', a.find(' ')), 1, set);
     const CommandResult r = run(a);
-    EXPECT_NE(r.code, 0) << a;
+    EXPECT_EQ(r.code, 2) << a;  // a usage error exits 2 like any other bad input
     EXPECT_NE(r.output.find(expected), std::string::npos) << a << "\n" << r.output;
   }
+  const CommandResult verb = run("evalute " + set);  // a mistyped verb is named, with the verbs there are
+  EXPECT_EQ(verb.code, 2) << verb.output;
+  EXPECT_NE(verb.output.find("unknown command 'evalute'; commands: run, "), std::string::npos) << verb.output;
+  EXPECT_NE(verb.output.find("evaluate"), std::string::npos) << verb.output;
   const CommandResult ipc0 = run("distill --method random --dataset toy28 --ipc 0 --out " + set);
   EXPECT_EQ(ipc0.code, 2) << ipc0.output;
   EXPECT_NE(ipc0.output.find("method 'random' distills ipc >= 1"), std::string::npos) << ipc0.output;
