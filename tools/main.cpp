@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
       "ddbench: reproduce dataset-distillation papers, check every number against a tolerance band, and publish a "
       "leaderboard.\n\nTypical use:\n  ddbench run suites/quickstart.yaml      distill + evaluate + reports/quickstart.{md,csv}\n"
       "  ddbench check suites/quickstart.yaml    verdicts from the stored results (exit 1 on a failing cell)\n"
-      "  ddbench suites coverage                 what runs here, and why the rest does not\n"};
+      "  ddbench suites coverage                 what runs here, and why the rest does not\n\n"
+      "Exit codes: 0 done; 1 a failing cell, failed job, regression or diverged training; 2 bad input (nothing run);\n"
+      "3 an internal error; 77 ctest-suite with nothing runnable here (skipped).\n"};
   app.require_subcommand(1);
   app.set_version_flag("--version", ddb::ddbench_version());
   // Out-of-tree methods: loaded while the options are read, before the command runs, so their names are
